@@ -1,0 +1,3 @@
+from fmprog.cli import main
+
+raise SystemExit(main())
