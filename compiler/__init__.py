@@ -1,0 +1,114 @@
+"""The fmprog compiler: LLM-written program text -> diagnostics and a checked graph IR.
+
+    result = compile_source(text, "prog.py")
+    result.ok, result.diagnostics, result.graph
+
+The pipeline is a plain list of named passes (`PASSES`); each takes and returns the
+`Compilation` state. No pass executes the program. An exception inside a pass is a
+compiler bug: it becomes an `internal` diagnostic, never a traceback for the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import libcst as cst
+
+from .diagnostics import CodeRange, Diagnostic
+from .ir import Graph, IRError
+
+__all__ = ["compile_source", "compile_file", "Compilation", "Diagnostic", "Graph", "PASSES"]
+
+
+@dataclass
+class Compilation:
+    source: str
+    filename: str = "<program>"
+    module: cst.Module | None = None
+    positions: object = None
+    graph: Graph | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.graph is not None and not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def neural_sites(self) -> list[str]:
+        return [n.meta["site"] for n in self.graph.neural_sites()] if self.graph is not None else []
+
+
+def parse(c: Compilation) -> Compilation:
+    try:
+        c.module = cst.parse_module(c.source)
+    except cst.ParserSyntaxError as e:
+        detail = str(e.message).strip().splitlines()[0] if e.message else "invalid syntax"
+        line, col = e.raw_line, e.raw_column
+        c.diagnostics.append(Diagnostic.make("syntax", CodeRange(line, col, line, col + 1), detail=detail))
+    return c
+
+
+def locate(c: Compilation) -> Compilation:
+    from .positions import Positions
+
+    c.positions = Positions(c.module)
+    return c
+
+
+def lower(c: Compilation) -> Compilation:
+    from .lower import Lowerer
+
+    lowerer = Lowerer(c.module, c.source, c.positions)
+    lowerer.lower_module()
+    c.diagnostics += lowerer.diagnostics
+    graph = lowerer.graph
+    graph.meta["source_sha256"] = hashlib.sha256(c.source.encode()).hexdigest()
+    c.graph = graph if not any(d.is_error for d in c.diagnostics) else None
+    return c
+
+
+def lint(c: Compilation) -> Compilation:
+    c.graph.lint()
+    return c
+
+
+PASSES: list[tuple[str, Callable[[Compilation], Compilation]]] = [
+    ("parse", parse),
+    ("locate", locate),
+    ("lower", lower),
+    ("lint", lint),
+]
+
+
+def compile_source(source: str, filename: str = "<program>") -> Compilation:
+    """Run every pass; stop at the first that leaves errors. Never raises."""
+    c = Compilation(source, filename)
+    for name, run in PASSES:
+        try:
+            c = run(c)
+        except (RecursionError, MemoryError) as e:
+            c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=f"{name}: program too deep ({type(e).__name__})"))
+        except Exception as e:  # a compiler bug must not reach the user as a traceback
+            detail = f"{name}: {type(e).__name__}: {e}"
+            c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=detail))
+        if any(d.is_error for d in c.diagnostics):
+            c.graph = None
+            break
+    c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))
+    return c
+
+
+def _where(e: Exception) -> CodeRange:
+    node = getattr(e, "node", None)
+    return node.range if node is not None else CodeRange(1, 0, 1, 0)
+
+
+def compile_file(path: str) -> Compilation:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return compile_source(f.read(), path)

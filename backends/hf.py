@@ -1,0 +1,373 @@
+"""Backends running Hugging Face transformers models loaded from a local directory.
+
+Every model is read with `local_files_only=True` from a directory written by
+`save_pretrained` (or a downloaded snapshot): a hub id is refused, nothing is fetched.
+torch and transformers are imported inside the classes, so importing this module is
+cheap and works without the `[transformers]` extra.
+
+| class            | kind                | models (auto class)                                   |
+|------------------|---------------------|-------------------------------------------------------|
+| HFDetector       | detection           | OWL-ViT, OWLv2 (AutoModelForZeroShotObjectDetection)  |
+| HFVQA            | vqa                 | BLIP VQA (AutoModelForVisualQuestionAnswering)        |
+| HFMatcher        | image_text_matching | CLIP and kin with `logits_per_image` (AutoModel)      |
+| HFDepth          | depth               | DPT, Depth Anything (AutoModelForDepthEstimation)     |
+| HFCausalLM       | llm                 | GPT-2, Llama, SmolLM, ... (AutoModelForCausalLM)      |
+
+`cost` defaults to the parameter count of the loaded model in millions. A backend given
+an explicit cost loads its model on the first call (or `load()`); one without loads at
+construction, since the pool needs the cost to sort.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .base import Backend, BackendError, Box
+
+PROPERTY_QUESTION = "Is the {object} {property}?"
+
+
+def property_question(object_name: str, prop: str) -> str:
+    """The question `verify_property` asks a question-answering model."""
+    return PROPERTY_QUESTION.format(object=object_name, property=prop)
+
+
+def read_yes_no(answer: str) -> bool:
+    """True iff the first word of `answer` is yes/true (case and punctuation ignored)."""
+    words = re.findall(r"[a-z]+", answer.lower())
+    return bool(words) and words[0] in ("yes", "true")
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """Validate the interface's image format: (H, W, 3) uint8."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise BackendError(f"expected an (H, W, 3) image, got {getattr(image, 'shape', type(image))}")
+    if image.dtype != np.uint8:
+        raise BackendError(f"expected a uint8 image, got {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise BackendError(f"empty image of shape {image.shape}")
+    return image
+
+
+def pixel_box_to_dsl(x0: float, y0: float, x1: float, y1: float, height: int, width: int,
+                     score: float = 1.0) -> Box | None:
+    """A pixel box (y down, as detectors return) -> a DSL box (y up), clipped to the image.
+
+    Returns None when nothing of the box is left inside the image.
+    """
+    left = int(round(min(max(x0, 0.0), width)))
+    right = int(round(min(max(x1, 0.0), width)))
+    top_row = int(round(min(max(y0, 0.0), height)))
+    bottom_row = int(round(min(max(y1, 0.0), height)))
+    if right <= left or bottom_row <= top_row:
+        return None
+    return Box(left=left, lower=height - bottom_row, right=right, upper=height - top_row,
+               score=float(score))
+
+
+def nms(boxes: list[Box], iou_threshold: float) -> list[Box]:
+    """Greedy non-maximum suppression; `boxes` must be sorted by descending score."""
+    kept: list[Box] = []
+    for b in boxes:
+        if all(_iou(b, k) <= iou_threshold for k in kept):
+            kept.append(b)
+    return kept
+
+
+def _iou(a: Box, b: Box) -> float:
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.upper, b.upper) - max(a.lower, b.lower)
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    area = lambda x: (x.right - x.left) * (x.upper - x.lower)  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def _model_dir(model: str | Path) -> Path:
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"model directory {str(path)!r} does not exist (hub ids are not "
+                         "fetched: download the model and give its local directory)")
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{str(path)!r} has no config.json: not a transformers model directory")
+    return path
+
+
+def _import_transformers():
+    try:
+        import torch
+        import transformers
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(f"transformers backends need torch and transformers "
+                          f"(pip install 'fmprog[transformers]'): {e}") from e
+    return torch, transformers
+
+
+class HFBackend(Backend):
+    """Shared loading: a local model directory, a device, an optional dtype, lazy load."""
+
+    auto_class = "AutoModel"
+    needs_processor = True
+
+    def __init__(self, name: str, model: str | Path, cost: float | None = None,
+                 device: str = "cpu", dtype: str | None = None):
+        self.model_dir = _model_dir(model)
+        self.device_name = device
+        self.dtype_name = dtype
+        self._model: Any = None
+        self._processor: Any = None
+        super().__init__(name, cost if cost is not None else 1.0)
+        if cost is None:
+            self.load()
+            self.cost = self.parameter_count() / 1e6
+
+    def load(self) -> None:
+        """Load processor and model (idempotent)."""
+        if self._model is not None:
+            return
+        torch, transformers = _import_transformers()
+        device = self.device_name
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        if self.dtype_name is not None:
+            kwargs["dtype"] = getattr(torch, self.dtype_name)
+        kwargs.update(self._load_kwargs())
+        auto = getattr(transformers, self.auto_class)
+        model = auto.from_pretrained(str(self.model_dir), **kwargs)
+        self._processor = self._load_processor(transformers)
+        self._model = model.to(device).eval()
+        self._device = torch.device(device)
+
+    def _load_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def _load_processor(self, transformers):
+        return transformers.AutoProcessor.from_pretrained(str(self.model_dir), local_files_only=True)
+
+    def parameter_count(self) -> int:
+        self.load()
+        return sum(p.numel() for p in self._model.parameters())
+
+    @property
+    def model(self):
+        self.load()
+        return self._model
+
+    @property
+    def processor(self):
+        self.load()
+        return self._processor
+
+    def _inputs(self, **kwargs):
+        """Run the processor and move its tensors to the model's device and float dtype."""
+        import torch
+
+        batch = self.processor(return_tensors="pt", **kwargs)
+        out = {}
+        for k, v in batch.items():
+            if isinstance(v, torch.Tensor):
+                v = v.to(self._device)
+                if v.is_floating_point():
+                    v = v.to(self._model.dtype)
+            out[k] = v
+        return out
+
+
+def _pil(image: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(check_image(image))
+
+
+class HFDetector(HFBackend):
+    """Open-vocabulary detection: OWL-ViT / OWLv2 queried with `prompt.format(object)`.
+
+    Keeps detections with score >= `threshold`, suppresses overlaps above `nms_iou`
+    (None: off) and returns at most `max_detections` boxes, best first, in DSL
+    coordinates (y up).
+    """
+
+    kind = "detection"
+    auto_class = "AutoModelForZeroShotObjectDetection"
+
+    def __init__(self, name: str, model: str | Path, cost: float | None = None,
+                 device: str = "cpu", dtype: str | None = None, threshold: float = 0.1,
+                 prompt: str = "a photo of a {}", nms_iou: float | None = 0.5,
+                 max_detections: int = 100):
+        self.threshold = float(threshold)
+        self.prompt = prompt
+        self.nms_iou = nms_iou
+        self.max_detections = int(max_detections)
+        super().__init__(name, model, cost, device, dtype)
+
+    def detect(self, image: np.ndarray, object_name: str) -> list[Box]:
+        import torch
+
+        h, w = check_image(image).shape[:2]
+        inputs = self._inputs(text=[[self.prompt.format(object_name)]], images=_pil(image),
+                              truncation=True)
+        with torch.inference_mode():
+            outputs = self.model(**inputs)
+        # OWLv2 pads the image to a square at the bottom/right before resizing.
+        square = self.model.config.model_type == "owlv2"
+        size = (max(h, w), max(h, w)) if square else (h, w)
+        result = self.processor.post_process_grounded_object_detection(
+            outputs, threshold=self.threshold, target_sizes=torch.tensor([size]))[0]
+        boxes = []
+        for (x0, y0, x1, y1), s in zip(result["boxes"].tolist(), result["scores"].tolist()):
+            box = pixel_box_to_dsl(x0, y0, x1, y1, h, w, s)
+            if box is not None:
+                boxes.append(box)
+        boxes.sort(key=lambda b: -b.score)
+        if self.nms_iou is not None:
+            boxes = nms(boxes, self.nms_iou)
+        return boxes[: self.max_detections]
+
+
+class HFVQA(HFBackend):
+    """Visual question answering by generation (BLIP VQA and other generative VQA models).
+
+    `verify_property` asks `property_question(object, property)` and reads yes/no.
+    """
+
+    kind = "vqa"
+    auto_class = "AutoModelForVisualQuestionAnswering"
+
+    def __init__(self, name: str, model: str | Path, cost: float | None = None,
+                 device: str = "cpu", dtype: str | None = None, max_new_tokens: int = 10):
+        self.max_new_tokens = int(max_new_tokens)
+        super().__init__(name, model, cost, device, dtype)
+
+    def query(self, image: np.ndarray, question: str) -> str:
+        import torch
+
+        inputs = self._inputs(images=_pil(image), text=question)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens)
+        return self.processor.decode(out[0], skip_special_tokens=True).strip()
+
+    def verify_property(self, image: np.ndarray, object_name: str, prop: str) -> bool:
+        return read_yes_no(self.query(image, property_question(object_name, prop)))
+
+
+class HFMatcher(HFBackend):
+    """Image-text matching with a contrastive model (CLIP, SigLIP): `logits_per_image`."""
+
+    kind = "image_text_matching"
+    auto_class = "AutoModel"
+
+    def __init__(self, name: str, model: str | Path, cost: float | None = None,
+                 device: str = "cpu", dtype: str | None = None, prompt: str = "a photo of {}",
+                 padding: str | bool = True):
+        self.prompt = prompt
+        self.padding = padding
+        super().__init__(name, model, cost, device, dtype)
+
+    def match_scores(self, images: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        if not images or not texts:
+            return np.zeros((len(images), len(texts)), dtype=np.float32)
+        inputs = self._inputs(text=[self.prompt.format(t) for t in texts],
+                              images=[_pil(im) for im in images], padding=self.padding,
+                              truncation=True)
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits_per_image
+        return logits.float().cpu().numpy()
+
+
+class HFDepth(HFBackend):
+    """Monocular depth (DPT, Depth Anything): the median of the predicted map.
+
+    `output="disparity"` (DPT, Depth Anything: larger is nearer) returns 1/median so that
+    larger is farther, as the interface wants; `output="depth"` returns the median as is.
+    """
+
+    kind = "depth"
+    auto_class = "AutoModelForDepthEstimation"
+
+    def __init__(self, name: str, model: str | Path, cost: float | None = None,
+                 device: str = "cpu", dtype: str | None = None, output: str = "disparity"):
+        if output not in ("disparity", "depth"):
+            raise ValueError(f"output must be 'disparity' or 'depth', not {output!r}")
+        self.output = output
+        super().__init__(name, model, cost, device, dtype)
+
+    def _load_processor(self, transformers):
+        return transformers.AutoImageProcessor.from_pretrained(str(self.model_dir),
+                                                               local_files_only=True)
+
+    def depth(self, image: np.ndarray) -> float:
+        import torch
+
+        inputs = self._inputs(images=_pil(image))
+        with torch.inference_mode():
+            pred = self.model(**inputs).predicted_depth
+        median = float(pred.float().median())
+        if self.output == "depth":
+            return median
+        return 1.0 / max(median, 1e-6)
+
+
+class HFCausalLM(HFBackend):
+    """Text completion with a causal LM, greedy decoding.
+
+    The prompt goes through the tokenizer's chat template when `chat_template` is True
+    (None: when the tokenizer has one). Long answers get `max_new_tokens`; short ones get
+    `max_new_tokens_short` and keep their first non-empty line. `gguf_file` loads a GGUF
+    file inside the model directory (needs the `gguf` package).
+    """
+
+    kind = "llm"
+    auto_class = "AutoModelForCausalLM"
+
+    def __init__(self, name: str, model: str | Path, cost: float | None = None,
+                 device: str = "cpu", dtype: str | None = None, max_new_tokens: int = 256,
+                 max_new_tokens_short: int = 16, chat_template: bool | None = None,
+                 gguf_file: str | None = None):
+        self.max_new_tokens = int(max_new_tokens)
+        self.max_new_tokens_short = int(max_new_tokens_short)
+        self.chat_template = chat_template
+        self.gguf_file = gguf_file
+        super().__init__(name, model, cost, device, dtype)
+
+    def _load_kwargs(self) -> dict[str, Any]:
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+    def _load_processor(self, transformers):
+        return transformers.AutoTokenizer.from_pretrained(
+            str(self.model_dir), local_files_only=True, **self._load_kwargs())
+
+    def complete(self, prompt: str, long_answer: bool = True) -> str:
+        import torch
+
+        tok = self.processor
+        use_chat = self.chat_template if self.chat_template is not None else bool(
+            getattr(tok, "chat_template", None))
+        if use_chat:
+            text = tok.apply_chat_template([{"role": "user", "content": prompt}],
+                                           tokenize=False, add_generation_prompt=True)
+        else:
+            text = prompt
+        inputs = {k: v.to(self._device) for k, v in tok(text, return_tensors="pt").items()}
+        limit = self.max_new_tokens if long_answer else self.max_new_tokens_short
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=limit, do_sample=False,
+                                      pad_token_id=pad)
+        answer = tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        answer = answer.strip()
+        if not long_answer:
+            answer = next((line.strip() for line in answer.splitlines() if line.strip()), "")
+        return answer
+
+
+HF_CLASSES: dict[str, type[HFBackend]] = {
+    c.kind: c for c in (HFDetector, HFVQA, HFMatcher, HFDepth, HFCausalLM)
+}

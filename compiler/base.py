@@ -1,0 +1,104 @@
+"""State and helpers shared by the lowering mixins (statements, expressions, calls, regions)."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from fmprog.grammars import dsl as dsl_module
+
+from . import types as T
+from .diagnostics import CodeRange, Diagnostic, hint
+from .ir import Graph, Op
+from .positions import Positions
+from .scope import Flow, Frame
+
+# Calls that would let a program run or inspect code, or reach the outside world.
+FORBIDDEN = frozenset({
+    "exec", "eval", "compile", "open", "__import__", "getattr", "setattr", "delattr", "hasattr",
+    "globals", "locals", "vars", "dir", "input", "breakpoint", "exit", "quit", "help", "memoryview",
+    "type", "object", "super", "classmethod", "staticmethod", "property",
+})
+
+
+class LoweringBase:
+    """One program's lowering state. Subclasses add statements, expressions and calls."""
+
+    forbidden = FORBIDDEN
+
+    def __init__(self, module: cst.Module, source: str, positions: Positions):
+        self.dsl = dsl_module.load()
+        self.module = module
+        self.lines = source.splitlines(keepends=True)
+        self.pos = positions
+        self.graph = Graph()
+        self.diagnostics: list[Diagnostic] = []
+        self.region: int | None = None
+        self.flow = Flow({}, ())
+        self.frame = Frame(None)
+        self.math_imported = False
+        self.length_checked: set[str] = set()
+        self.scoped_names: set[str] = set()  # bound only inside comprehensions / lambdas
+
+    # -- emitting nodes ----------------------------------------------------------------
+    def emit(self, op: Op, target: str, node: cst.CSTNode, args=(), kwargs=(), **meta) -> int:
+        return self.graph.add(op, target, args, kwargs, self.flow.guard, self.region,
+                              self.pos[node], **meta).id
+
+    def placeholder(self, node: cst.CSTNode) -> tuple[int, str]:
+        """A stand-in value after an error, so checking can go on."""
+        return self.emit(Op.CONST, "const", node, value=None), T.ANY
+
+    # -- diagnostics -------------------------------------------------------------------
+    def report(self, code: str, node: cst.CSTNode, **args) -> None:
+        self.diagnostics.append(Diagnostic.make(code, self.pos[node], **args))
+
+    def report_at(self, code: str, where: CodeRange, **args) -> None:
+        self.diagnostics.append(Diagnostic.make(code, where, **args))
+
+    def error(self, code: str, node: cst.CSTNode, **args) -> tuple[int, str]:
+        self.report(code, node, **args)
+        return self.placeholder(node)
+
+    def unsupported(self, node: cst.CSTNode, what: str) -> tuple[int, str]:
+        return self.error("unsupported-construct", node, what=what)
+
+    def forbidden_call(self, node: cst.CSTNode, name: str) -> tuple[int, str]:
+        return self.error("forbidden-call", node, name=name)
+
+    def undefined(self, node: cst.CSTNode, name: str) -> tuple[int, str]:
+        if name in self.forbidden:
+            return self.forbidden_call(node, name)
+        if name == "VideoSegment":
+            return self.error("video-unsupported", node)
+        visible = [*self.flow.env, *self.dsl.functions, *self.dsl.builtins, "ImagePatch"]
+        suffix = hint(name, visible)
+        if name == "math":
+            suffix = "; add `import math` first"
+        if name in self.scoped_names:
+            return self.error("comprehension-name", node, name=name, hint="")
+        return self.error("undefined-name", node, name=name, hint=suffix)
+
+    def patch_hint(self, name: str) -> str:
+        """"Did you mean" over ImagePatch methods and attributes and the DSL functions."""
+        p = self.dsl.patch
+        for sig in p.methods.values():
+            if name in sig.synonyms:
+                return f"; did you mean '{sig.name}'?"
+        for sig in self.dsl.functions.values():
+            if name in sig.synonyms:
+                return f"; did you mean the function '{sig.name}(...)'?"
+        found = hint(name, [*p.methods, *p.attributes])
+        found = found or hint(name, list(self.dsl.functions)).replace("did you mean '", "did you mean the function '")
+        return found or "; properties of objects are asked of a model: use verify_property(...) or simple_query(...)"
+
+    # -- source text -------------------------------------------------------------------
+    def text(self, node: cst.CSTNode, limit: int = 40) -> str:
+        """The source text of a node (for call-site ids), shortened to `limit` chars."""
+        r = self.pos[node]
+        if r.line == r.end_line:
+            s = self.lines[r.line - 1][r.col:r.end_col]
+        else:
+            s = self.lines[r.line - 1][r.col:] + "".join(self.lines[r.line:r.end_line - 1]) \
+                + self.lines[r.end_line - 1][:r.end_col]
+            s = " ".join(s.split())
+        return s if len(s) <= limit else s[: limit - 3] + "..."

@@ -1,0 +1,91 @@
+"""IR verification: each op kind's rule in one table, plus the structural invariants."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .ir import LOOP_KINDS, REGIONS, Graph, IRError, Node, Op
+
+
+def _const(n: Node) -> str | None:
+    return None if n.target == "unbound" or "value" in n.meta else "constant without a value"
+
+
+def _neural(n: Node) -> str | None:
+    return None if n.meta.get("site") and n.meta.get("kind") else "neural node without site or kind"
+
+
+def _merge(n: Node) -> str | None:
+    if not n.args or len(n.meta.get("when", ())) != len(n.args):
+        return "merge needs one guard per candidate"
+    return None
+
+
+def _one_arg(n: Node) -> str | None:
+    return None if len(n.args) == 1 else f"{n.op.value} takes exactly one argument"
+
+
+def _loop(n: Node) -> str | None:
+    return None if n.target in LOOP_KINDS else f"unknown loop kind {n.target!r}"
+
+
+def _none(n: Node) -> str | None:
+    return None
+
+
+RULES: dict[Op, Callable[[Node], str | None]] = {
+    Op.INPUT: _none,
+    Op.CONST: _const,
+    Op.PURE: _none,
+    Op.NEURAL: _neural,
+    Op.BRANCH: _one_arg,
+    Op.MERGE: _merge,
+    Op.LOOP: _loop,
+    Op.LAMBDA: _none,
+    Op.OUTPUT: _one_arg,
+}
+
+
+def lint(g: Graph) -> None:
+    """Raise IRError at the first node that breaks an invariant."""
+    scopes: list[frozenset] = []  # scopes[i]: the regions node i lives in (its chain)
+    sites: set[str] = set()
+    for i, n in enumerate(g.nodes):
+        if n.id != i:
+            raise IRError(n, f"node id {n.id} at position {i}")
+        if not isinstance(n.op, Op):
+            raise IRError(n, f"unknown op {n.op!r}")
+        scopes.append(_scope(g, n, scopes))
+        for a in n.inputs():
+            _check_visible(g, n, a, scopes, "argument")
+        for b, _ in n.guard:
+            _check_visible(g, n, b, scopes, "guard")
+            if g.nodes[b].op is not Op.BRANCH:
+                raise IRError(n, f"guard refers to %{b}, which is not a branch")
+        problem = RULES[n.op](n)
+        if problem:
+            raise IRError(n, problem)
+        if n.op is Op.NEURAL:
+            if n.meta["site"] in sites:
+                raise IRError(n, f"duplicate call site {n.meta['site']!r}")
+            sites.add(n.meta["site"])
+        if n.range.line < 1:
+            raise IRError(n, "node without a source range")
+    outs = [n for n in g.nodes if n.op is Op.OUTPUT and n.region is None]
+    if len(outs) != 1 or outs[0].target != "return":
+        raise IRError(outs[0] if outs else None, "the program needs exactly one top-level return output")
+
+
+def _scope(g: Graph, n: Node, scopes: list[frozenset]) -> frozenset:
+    if n.region is None:
+        return frozenset()
+    if not (0 <= n.region < n.id) or g.nodes[n.region].op not in REGIONS:
+        raise IRError(n, f"region %{n.region} is not an earlier loop or lambda")
+    return scopes[n.region] | {n.region}
+
+
+def _check_visible(g: Graph, n: Node, a: int, scopes: list[frozenset], what: str) -> None:
+    if not (0 <= a < n.id):
+        raise IRError(n, f"{what} %{a} is not defined before use")
+    if not scopes[a] <= scopes[n.id]:
+        raise IRError(n, f"{what} %{a} lives in a region that does not enclose this node")
