@@ -43,9 +43,9 @@ def make_session(path: str | Path, device: str = "cpu"):
     if device not in ("cpu", "cuda", "auto"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', not {device!r}")
     if device != "cpu" and CUDA in ort.get_available_providers():
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # a failed CUDA load is handled below, not logged
-        session = ort.InferenceSession(str(path), opts, providers=[CUDA, CPU])
+        # Without a usable GPU this logs an error and silently falls back to CPU, while
+        # still listing CUDA as available: only the session's own providers tell.
+        session = ort.InferenceSession(str(path), providers=[CUDA, CPU])
         if session.get_providers()[0] == CUDA:
             return session
     if device == "cuda":

@@ -182,15 +182,15 @@ def test_detector_boxes_follow_the_prior_with_y_up(detector, image):
     """With a zeroed box head, OwlViT's boxes are its prior: for the patch in grid row r
     (counted from the top) and column c of the 4 x 4 grid, the box centred on the patch's
     bottom-right corner, one patch in size. On a 48 x 64 image that is pixel columns
-    16c+12 .. 16c+20 and rows 12r+9 .. 12r+15 (y down), clipped; in DSL coordinates the
-    rows flip: lower = 48 - (12r + 15), upper = 48 - (12r + 9).
+    16c+8 .. 16c+24 and rows 12r+6 .. 12r+18 (y down), clipped; in DSL coordinates the
+    rows flip: lower = 48 - (12r + 18), upper = 48 - (12r + 6).
     """
     boxes = detector.detect(image, "cat")
-    expected = {(16 * c + 12, max(0, H - (12 * r + 15)), min(W, 16 * c + 20), H - (12 * r + 9))
+    expected = {(16 * c + 8, max(0, H - (12 * r + 18)), min(W, 16 * c + 24), H - (12 * r + 6))
                 for r in range(4) for c in range(4)}
     assert {(b.left, b.lower, b.right, b.upper) for b in boxes} == expected
-    top_row = [b for b in boxes if b.upper == H - 9]
-    assert len(top_row) == 4 and all(b.lower == H - 15 for b in top_row)
+    top_row = [b for b in boxes if b.upper == H - 6]  # pixel rows 6 .. 18
+    assert len(top_row) == 4 and all(b.lower == H - 18 for b in top_row)
 
 
 @needs_hf

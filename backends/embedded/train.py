@@ -153,7 +153,7 @@ def _fit(name, model, n, batch_loss, epochs, seed):
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         print(f"[{name}] epoch {epoch + 1}/{epochs} loss {total / n:.4f} "
               f"({time.time() - t0:.0f}s)", flush=True)
     model.eval()
@@ -227,12 +227,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=float, default=1.0, help="shrink data and epochs (smoke runs)")
     ap.add_argument("--eval-scenes", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1 is fastest on a shared 2-core machine)")
     args = ap.parse_args(argv)
     import torch
 
     from .nets import n_params
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     scenes = training_scenes(args.seed, max(64, int(N_SCENES * args.scale)))

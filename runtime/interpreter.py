@@ -1,0 +1,273 @@
+"""The one interpreter over the graph IR (the program text is never executed).
+
+`Interpreter.run(inputs)` evaluates, region by region and in program order, the nodes
+whose guard holds, with one method per op kind (`op_input`, `op_pure`, ...). Analyses and
+runtimes specialise it: the dry-run checker and the routed runtime override `neural()`,
+the method that serves a NEURAL node. Errors surface as `ProgramError`s located at the
+node's source range ("while executing ...", as torch.fx does).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from fmprog.backends.base import Backend, BackendError
+from fmprog.compiler.ir import Graph, Node, Op
+
+from . import neural as N
+from . import ops
+from .errors import ProgramError, Timeout
+from .values import ImagePatch, LoopResult, Unbound
+
+ABSENT = object()  # a MERGE none of whose candidates ran (its paths left the region)
+COLLECTIONS = {"listcomp": list, "setcomp": set, "dictcomp": dict}
+
+
+class Interpreter:
+    """Runs a graph. Subclasses decide who serves neural calls (`neural`)."""
+
+    def __init__(self, graph: Graph, max_iterations: int = 10_000, time_limit: float | None = 30.0):
+        self.graph = graph
+        self.max_iterations = max_iterations
+        self.time_limit = time_limit
+        self.members: dict[int | None, list[Node]] = {}
+        self.outputs: dict[int | None, dict[str, Node]] = {}
+        self.inputs_of: dict[int, dict[str, Node]] = {}
+        for n in graph.nodes:
+            self.members.setdefault(n.region, []).append(n)
+            if n.op is Op.OUTPUT:
+                self.outputs.setdefault(n.region, {})[n.target] = n
+            elif n.op is Op.INPUT and n.region is not None:
+                self.inputs_of.setdefault(n.region, {})[n.target] = n
+        self.region_ids = {r: [n.id for n in self._all_members(r)] for r in self.members if r is not None}
+        self.impl = {n.id: ops.resolve(n, self) for n in graph.nodes if n.op is Op.PURE}
+        self.dispatch = {op: getattr(self, "op_" + op.value) for op in Op}
+
+    def _all_members(self, region: int) -> list[Node]:
+        out = []
+        for n in self.members.get(region, ()):
+            out.append(n)
+            if n.op in (Op.LOOP, Op.LAMBDA):
+                out += self._all_members(n.id)
+        return out
+
+    # -- running -----------------------------------------------------------------------
+    def run(self, inputs: dict[str, Any]) -> Any:
+        """The program's answer for one input; raises ProgramError if it fails."""
+        self.inputs = inputs
+        self.iterations = 0
+        self.deadline = time.monotonic() + self.time_limit if self.time_limit else None
+        env: dict[int, Any] = {}
+        self.run_region(None, env)
+        out = self.outputs[None]["return"].id
+        return self.check_bound(env[out], self.outputs[None]["return"])
+
+    def run_region(self, region: int | None, env: dict) -> None:
+        dispatch = self.dispatch
+        for node in self.members.get(region, ()):
+            if node.op is Op.INPUT and node.region is not None:
+                continue  # set by the region's runner
+            for b, polarity in node.guard:
+                if env.get(b, ABSENT) is not polarity:
+                    break
+            else:
+                value = dispatch[node.op](node, env)
+                if value is not ABSENT:
+                    env[node.id] = value
+
+    def holds(self, guard, env: dict) -> bool:
+        return all(env.get(b, ABSENT) is p for b, p in guard)
+
+    def args(self, node: Node, env: dict) -> tuple[list, dict]:
+        args = [self.check_bound(env[a], node) for a in node.args]
+        kwargs = {k: self.check_bound(env[a], node) for k, a in node.kwargs}
+        return args, kwargs
+
+    def check_bound(self, value, node: Node):
+        if type(value) is Unbound:
+            raise ProgramError("NameError", f"name '{value.name}' is not defined", node.range)
+        return value
+
+    def fail(self, node: Node, e: Exception) -> ProgramError:
+        if isinstance(e, ProgramError):
+            return e
+        return ProgramError(type(e).__name__, str(e) or type(e).__name__, node.range)
+
+    def tick(self, node: Node) -> None:
+        self.iterations += 1
+        if self.iterations > self.max_iterations:
+            raise ProgramError("IterationLimit", f"more than {self.max_iterations} loop iterations", node.range)
+        if self.deadline is not None and self.iterations % 32 == 0 and time.monotonic() > self.deadline:
+            raise Timeout("Timeout", f"over the time limit of {self.time_limit} s", node.range)
+
+    # -- one method per op kind -----------------------------------------------------------
+    def op_input(self, node: Node, env: dict):
+        if node.target not in self.inputs:
+            raise ProgramError("InputError", f"missing program input '{node.target}'", node.range)
+        return self.inputs[node.target]
+
+    def op_const(self, node: Node, env: dict):
+        return Unbound(node.meta["name"]) if node.target == "unbound" else node.meta["value"]
+
+    def op_pure(self, node: Node, env: dict):
+        if node.target == "any_path":
+            return any(self.holds(p, env) for p in node.meta["paths"])
+        args, kwargs = self.args(node, env)
+        try:
+            return self.impl[node.id](*args, **kwargs)
+        except ProgramError:
+            raise
+        except Exception as e:  # the program's own error, e.g. IndexError
+            raise self.fail(node, e) from e
+
+    def op_neural(self, node: Node, env: dict):
+        args, kwargs = self.args(node, env)
+        receiver = args.pop(0) if node.meta.get("receiver") else None
+        if receiver is not None and not isinstance(receiver, ImagePatch):
+            # `x.find(...)` where the checker could not type x: a str method, say.
+            try:
+                return ops.call_method(receiver, node.meta["method"], *args, **kwargs)
+            except Exception as e:
+                raise self.fail(node, e) from e
+        try:
+            return self.neural(node, receiver, args, kwargs)
+        except ProgramError:
+            raise
+        except BackendError as e:
+            raise ProgramError("BackendError", str(e), node.range, node.meta["site"]) from e
+        except Exception as e:
+            raise self.fail(node, e) from e
+
+    def neural(self, node: Node, patch: ImagePatch | None, args: list, kwargs: dict) -> Any:
+        """Serve one neural call. Subclasses choose the backend."""
+        return N.call(node.target, self.backend(node), patch, args, kwargs)
+
+    def backend(self, node: Node) -> Backend:
+        raise NotImplementedError("this interpreter has no backends")
+
+    def op_branch(self, node: Node, env: dict):
+        value = self.check_bound(env[node.args[0]], node)
+        try:
+            return bool(value)
+        except Exception as e:
+            raise self.fail(node, e) from e
+
+    def op_merge(self, node: Node, env: dict):
+        for a, when in zip(node.args, node.meta["when"]):
+            if self.holds(when, env) and a in env:
+                return env[a]
+        return ABSENT
+
+    def op_output(self, node: Node, env: dict):
+        return env.get(node.args[0], ABSENT)
+
+    def op_lambda(self, node: Node, env: dict):
+        params = [self.inputs_of[node.id]["param:" + p].id for p in node.meta["params"]]
+        result = self.outputs[node.id]["result"].id
+        body = self.region_ids[node.id]
+
+        def closure(*args):
+            if len(args) != len(params):
+                raise TypeError(f"<lambda>() takes {len(params)} arguments, got {len(args)}")
+            for i in body:
+                env.pop(i, None)
+            env.update(zip(params, args))
+            self.run_region(node.id, env)
+            return env[result]
+
+        return closure
+
+    def op_loop(self, node: Node, env: dict):
+        if node.target in ("for", "while"):
+            return self.statement_loop(node, env)
+        return self.comprehension(node, env)
+
+    # -- loops -----------------------------------------------------------------------------
+    def iteration(self, node: Node, env: dict, item, carry: dict | None = None) -> dict:
+        """Run the body once on `item` (and carried values); the outputs that ran."""
+        self.tick(node)
+        for i in self.region_ids[node.id]:
+            env.pop(i, None)
+        inputs = self.inputs_of.get(node.id, {})
+        if "item" in inputs:
+            env[inputs["item"].id] = item
+        for name, value in (carry or {}).items():
+            env[inputs["carry:" + name].id] = value
+        self.run_region(node.id, env)
+        return {k: env[o.id] for k, o in self.outputs.get(node.id, {}).items() if o.id in env}
+
+    def statement_loop(self, node: Node, env: dict) -> LoopResult:
+        carried = node.meta["carried"]
+        offset = 1 if node.target == "for" else 0
+        result = LoopResult(carry={n: env[a] for n, a in zip(carried, node.args[offset:])})
+        try:
+            items = iter(self.check_bound(env[node.args[0]], node)) if offset else itertools.repeat(None)
+        except TypeError as e:
+            raise self.fail(node, e) from e
+        for item in self._items(node, items):
+            out = self.iteration(node, env, item, result.carry)
+            for name in carried:
+                if "carry:" + name in out:
+                    result.carry[name] = out["carry:" + name]
+            if out.get("returned"):
+                result.returned, result.retval = True, out.get("retval")
+                break
+            if out.get("broke"):
+                result.broke = True
+                break
+            if out.get("stop"):
+                break
+        return result
+
+    def _items(self, node: Node, items):
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            except ProgramError:
+                raise
+            except Exception as e:
+                raise self.fail(node, e) from e
+            yield item
+
+    def comprehension(self, node: Node, env: dict):
+        source = self.check_bound(env[node.args[0]], node)
+        try:
+            items = iter(source)
+        except TypeError as e:
+            raise self.fail(node, e) from e
+        if node.target == "genexp":
+            return self._generate(node, env, items)
+        kind = COLLECTIONS[node.target]
+        acc = kind()
+        for item in self._items(node, items):
+            out = self.iteration(node, env, item)
+            if "extend" in out:
+                acc.update(out["extend"]) if kind is not list else acc.extend(out["extend"])
+            elif kind is dict and "key" in out:
+                acc[out["key"]] = out["value"]
+            elif "elt" in out:
+                acc.append(out["elt"]) if kind is list else acc.add(out["elt"])
+        return acc
+
+    def _generate(self, node: Node, env: dict, items):
+        for item in self._items(node, items):
+            out = self.iteration(node, env, item)
+            if "extend" in out:
+                yield from out["extend"]
+            elif "elt" in out:
+                yield out["elt"]
+
+
+class FixedInterpreter(Interpreter):
+    """Serves each neural kind with one fixed backend (tests, differential checks)."""
+
+    def __init__(self, graph: Graph, backends: dict[str, Backend], **kwargs):
+        super().__init__(graph, **kwargs)
+        self.backends = backends
+
+    def backend(self, node: Node) -> Backend:
+        return self.backends[node.meta["kind"]]

@@ -1,0 +1,165 @@
+"""The ONNX-file backends on small graphs written here with `onnx.helper`.
+
+The graphs compute known functions of the image (mean colour, channel mean), so the
+answers are checked exactly: a red image is "red", the median of a grey image is known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmprog.backends.base import BackendError
+from fmprog.backends.onnx_files import (OnnxClassifier, OnnxDepth, OnnxDetector, load_labels,
+                                        make_session)
+
+onnx = pytest.importorskip("onnx", reason="writing test models needs the onnx package")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+COLORS = ["red", "green", "blue"]
+
+
+def save(tmp_path, name, nodes, inputs, outputs, initializers=()):
+    graph = helper.make_graph(nodes, name, inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def color_nchw(tmp_path):
+    """(N, 3, 8, 8) float -> logits (N, 3) = 10 * mean colour: argmax is the dominant channel."""
+    return save(tmp_path, "color_nchw",
+                [helper.make_node("ReduceMean", ["image"], ["m"], axes=[2, 3], keepdims=0),
+                 helper.make_node("MatMul", ["m", "w"], ["logits"])],
+                [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, 8, 8])],
+                [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 3])],
+                [numpy_helper.from_array(10 * np.eye(3, dtype=np.float32), "w")])
+
+
+@pytest.fixture
+def color_nhwc_uint8(tmp_path):
+    """(1, 8, 8, 3) uint8, batch fixed to 1 -> logits (1, 3) = mean colour / 25.5."""
+    return save(tmp_path, "color_nhwc",
+                [helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
+                 helper.make_node("ReduceMean", ["f"], ["m"], axes=[1, 2], keepdims=0),
+                 helper.make_node("MatMul", ["m", "w"], ["logits"])],
+                [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 8, 8, 3])],
+                [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])],
+                [numpy_helper.from_array(np.eye(3, dtype=np.float32) / 25.5, "w")])
+
+
+def solid(rgb, h=20, w=30):
+    return np.full((h, w, 3), rgb, dtype=np.uint8)
+
+
+RED, GREEN, BLUE = solid((200, 0, 0)), solid((0, 200, 0)), solid((0, 0, 200))
+
+
+def test_classifier_verify_property(color_nchw):
+    c = OnnxClassifier("color", color_nchw, labels=COLORS)
+    assert c.kind == "vqa" and c.input_size == (8, 8) and c.layout == "NCHW"
+    assert c.providers == ["CPUExecutionProvider"]
+    assert c.cost == pytest.approx(color_nchw.stat().st_size / 4e6)
+    assert c.verify_property(RED, "car", "red") is True
+    assert c.verify_property(RED, "car", "Blue") is False
+    with pytest.raises(BackendError, match="among its labels"):
+        c.verify_property(RED, "car", "shiny")
+    with pytest.raises(NotImplementedError):
+        c.match_scores([RED], ["red"])
+
+
+def test_classifier_match_scores(color_nchw):
+    c = OnnxClassifier("color", color_nchw, labels=COLORS, kind="image_text_matching",
+                       cost=3.0)
+    scores = c.match_scores([RED, GREEN, BLUE], ["blue", "red"])
+    assert scores.shape == (3, 2) and scores.dtype == np.float32 and c.cost == 3.0
+    assert scores.argmax(axis=1).tolist() == [1, 0, 0] and scores[2, 0] > 0.9
+    assert c.match_scores([], ["red"]).shape == (0, 1)
+    with pytest.raises(BackendError):
+        c.match_scores([RED], ["a car"])
+    with pytest.raises(NotImplementedError):
+        c.verify_property(RED, "car", "red")
+
+
+def test_uint8_nhwc_fixed_batch(color_nhwc_uint8, tmp_path):
+    (tmp_path / "labels.txt").write_text("red\ngreen\n\nblue\n")
+    c = OnnxClassifier("c", color_nhwc_uint8, labels=tmp_path / "labels.txt",
+                       kind="image_text_matching", activation="none")
+    assert c.layout == "NHWC" and c.labels == COLORS
+    scores = c.match_scores([RED, BLUE], COLORS)  # one run per image: batch is fixed to 1
+    np.testing.assert_allclose(scores, [[200 / 25.5, 0, 0], [0, 0, 200 / 25.5]], rtol=1e-5)
+
+
+def test_sigmoid_threshold_and_object_specific_label(color_nchw):
+    c = OnnxClassifier("c", color_nchw, labels=["car red", "green", "blue"],
+                       activation="sigmoid", threshold=0.99)
+    assert c.verify_property(RED, "car", "red") is True  # "car red" is looked up first
+    assert c.verify_property(solid((30, 0, 0)), "car", "red") is False  # sigmoid(10*30/255)
+
+
+def test_detector_boxes_are_y_up(tmp_path):
+    """Two fixed boxes (cx, cy, w, h; y down): one in the top-left quarter, one bottom-right."""
+    boxes = np.array([[[0.25, 0.25, 0.5, 0.5], [0.75, 0.75, 0.5, 0.5]]], dtype=np.float32)
+    logits = np.array([[[5.0, -5.0], [-5.0, 5.0]]], dtype=np.float32)  # labels cat, dog
+    path = save(tmp_path, "det",
+                [helper.make_node("Shape", ["image"], ["s"]),
+                 helper.make_node("Constant", [], ["logits"],
+                                  value=numpy_helper.from_array(logits)),
+                 helper.make_node("Constant", [], ["pred_boxes"],
+                                  value=numpy_helper.from_array(boxes))],
+                [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
+                [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 2, 2]),
+                 helper.make_tensor_value_info("pred_boxes", TensorProto.FLOAT, [1, 2, 4]),
+                 helper.make_tensor_value_info("s", TensorProto.INT64, [4])])
+    d = OnnxDetector("det", path, labels=["cat", "dog"], threshold=0.5)
+    image = np.zeros((40, 60, 3), dtype=np.uint8)
+    (cat,) = d.detect(image, "cat")
+    assert (cat.left, cat.lower, cat.right, cat.upper) == (0, 20, 30, 40)  # top-left
+    (dog,) = d.detect(image, "Dog")
+    assert (dog.left, dog.lower, dog.right, dog.upper) == (30, 0, 60, 20)  # bottom-right
+    assert cat.score == pytest.approx(1 / (1 + np.exp(-5)))
+    with pytest.raises(BackendError):
+        d.detect(image, "horse")
+    with pytest.raises(ValueError, match="lack"):
+        OnnxDetector("det", path, labels=["cat", "dog"], boxes_output="boxes")
+
+
+def test_depth_median(tmp_path):
+    path = save(tmp_path, "depth",
+                [helper.make_node("ReduceMean", ["image"], ["depth"], axes=[1], keepdims=0)],
+                [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                [helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, "h", "w"])])
+    with pytest.raises(ValueError, match="input_size"):
+        OnnxDepth("d", path)
+    grey = solid((51, 51, 51))
+    assert OnnxDepth("d", path, input_size=[16, 16], output="depth").depth(grey) == \
+        pytest.approx(0.2)
+    assert OnnxDepth("d", path, input_size=[16, 16]).depth(grey) == pytest.approx(5.0)
+
+
+def test_devices(color_nchw):
+    with pytest.raises(ValueError, match="device"):
+        make_session(color_nchw, "tpu")
+    s = make_session(color_nchw, "auto")  # CUDA only when the session confirms it
+    assert s.get_providers()[0] in ("CUDAExecutionProvider", "CPUExecutionProvider")
+    if s.get_providers()[0] == "CPUExecutionProvider":
+        with pytest.raises(ValueError, match="CUDA"):
+            make_session(color_nchw, "cuda")
+
+
+def test_bad_settings(color_nchw, tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        OnnxClassifier("c", tmp_path / "nope.onnx", labels=COLORS)
+    with pytest.raises(ValueError, match="serves"):
+        OnnxClassifier("c", color_nchw, labels=COLORS, kind="detection")
+    with pytest.raises(ValueError, match="activation"):
+        OnnxClassifier("c", color_nchw, labels=COLORS, activation="relu")
+    with pytest.raises(ValueError, match="duplicates"):
+        load_labels(["a", "a"])
+    c = OnnxClassifier("c", color_nchw, labels=["a", "b"])
+    with pytest.raises(BackendError, match="does not match"):
+        c.verify_property(RED, "x", "a")
