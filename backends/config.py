@@ -35,6 +35,8 @@ def load_config(path: str | Path) -> list[Backend]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"{path}: no such backend configuration file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot read the backend configuration: {e}") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
     return build_backends(data, source=str(path), base_dir=path.parent)
@@ -51,7 +53,7 @@ def build_backends(data: Any, source: str = "<config>",
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     backends: list[Backend] = []
     seen: dict[tuple[str, str], int] = {}
-    cache: dict[str, Any] = {}
+    cache: dict = {}  # shared by the entries of one file (embedded pools)
     for i, entry in enumerate(data):
         try:
             built = build_entry(entry, base, cache)
@@ -75,7 +77,7 @@ def _label(entry: Any) -> str:
     return "?"
 
 
-def build_entry(entry: Any, base_dir: Path, cache: dict[str, Any] | None = None) -> list[Backend]:
+def build_entry(entry: Any, base_dir: Path, cache: dict | None = None) -> list[Backend]:
     """Validate the common keys of one entry and hand it to its type's factory."""
     if not isinstance(entry, dict):
         raise EntryError(f"an entry must be an object, got {type(entry).__name__}")
@@ -155,18 +157,27 @@ def _openai(name: str, kind: str, cost: float | None, options: dict, cache: dict
 
 def _embedded(name: str, kind: str, cost: float | None, options: dict,
               cache: dict) -> list[Backend]:
-    """The backends shipped with fmprog, picked by kind and name ("*": all of the kind)."""
-    if options:
-        raise EntryError(f"type 'embedded' takes no options besides cost, got {sorted(options)}")
-    if "embedded" not in cache:
-        try:
-            from fmprog.backends.embedded import default_backends
-        except ImportError as e:
-            raise EntryError(f"the embedded backends cannot be imported: {e}") from e
-        cache["embedded"] = list(default_backends())
-    chosen = [b for b in cache["embedded"] if b.kind == kind and (name == "*" or b.name == name)]
+    """The backends shipped with fmprog, picked by kind and name ("*": all of the kind).
+
+    Options (such as `device`, `models_dir`) go to `default_backends()`, called once per
+    distinct set of options in a file.
+    """
+    try:
+        from fmprog.backends.embedded import default_backends
+    except ImportError as e:
+        raise EntryError(f"the embedded backends cannot be imported: {e}") from e
+    params = inspect.signature(default_backends).parameters
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise EntryError(f"unknown option(s) {unknown} for type 'embedded'; allowed: "
+                         f"{list(params)}")
+    key = ("embedded", json.dumps(options, sort_keys=True))
+    if key not in cache:
+        cache[key] = list(default_backends(**options))
+    pool = cache[key]
+    chosen = [b for b in pool if b.kind == kind and (name == "*" or b.name == name)]
     if not chosen:
-        known = sorted(b.name for b in cache["embedded"] if b.kind == kind)
+        known = sorted(b.name for b in pool if b.kind == kind)
         raise EntryError(f"no embedded {kind} backend named {name!r}; known: {known}")
     if cost is not None:
         if name == "*":

@@ -45,7 +45,8 @@ def read_yes_no(answer: str) -> bool:
 def check_image(image: np.ndarray) -> np.ndarray:
     """Validate the interface's image format: (H, W, 3) uint8."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise BackendError(f"expected an (H, W, 3) image, got {getattr(image, 'shape', type(image))}")
+        got = getattr(image, "shape", type(image))
+        raise BackendError(f"expected an (H, W, 3) image, got {got}")
     if image.dtype != np.uint8:
         raise BackendError(f"expected a uint8 image, got {image.dtype}")
     if image.shape[0] == 0 or image.shape[1] == 0:
@@ -148,7 +149,8 @@ class HFBackend(Backend):
         return {}
 
     def _load_processor(self, transformers):
-        return transformers.AutoProcessor.from_pretrained(str(self.model_dir), local_files_only=True)
+        return transformers.AutoProcessor.from_pretrained(str(self.model_dir),
+                                                          local_files_only=True)
 
     def parameter_count(self) -> int:
         self.load()

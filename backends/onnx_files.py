@@ -2,14 +2,12 @@
 
 Each class fixes the signature the file must have (documented in `docs/backends.md`):
 
-| class              | kinds                   | inputs                          | outputs                      |
-|--------------------|-------------------------|---------------------------------|------------------------------|
-| OnnxClassifier     | vqa, image_text_matching| one image tensor                | scores (N, C) over `labels`  |
-| OnnxCLIP           | image_text_matching     | input_ids, attention_mask?,     | logits_per_image (N, T)      |
-|                    |                         | pixel_values                    |                              |
-| OnnxDetector       | detection               | one image tensor                | logits (1, P, C), boxes      |
-|                    |                         |                                 | (1, P, 4) cx,cy,w,h in [0, 1]|
-| OnnxDepth          | depth                   | one image tensor                | a map (N, H', W') or (N,1,..)|
+- OnnxClassifier (vqa, image_text_matching): one image input -> scores (N, C) over `labels`.
+- OnnxDetector (detection): one image input -> `logits` (1, P, C) over `labels` and
+  `pred_boxes` (1, P, 4) as (cx, cy, w, h) relative to the image, y down.
+- OnnxDepth (depth): one image input -> a depth or disparity map (N, H', W').
+- OnnxCLIP (image_text_matching): `input_ids`, `attention_mask`?, `pixel_values` ->
+  `logits_per_image` (N, T), as `optimum` exports CLIP.
 
 The image tensor is NCHW or NHWC (read from the static shape, or `layout`), float32
 (pixels/255, then `(x - mean) / std`) or uint8 (raw pixels), resized to `input_size` or the
@@ -21,7 +19,6 @@ only when onnxruntime lists it *and* the created session confirms it.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,8 +26,6 @@ import numpy as np
 
 from .base import Backend, BackendError, Box
 from .hf import check_image, nms, pixel_box_to_dsl
-
-log = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"

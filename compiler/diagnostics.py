@@ -60,6 +60,8 @@ CODES: dict[str, tuple[str, str]] = {
     "missing-return": (WARNING, "some paths end without a return: the program answers None there"),
     "suspicious-argument": (WARNING, "{name}() expects {expected} for '{param}', got {got}: it runs, but likely not as meant"),
     "unused-result": (WARNING, "the result of {name}() is discarded"),
+    # dry-run findings (fmprog check --dry-run)
+    "dry-run": (ERROR, "{kind} on some model outcomes: {detail} (when {path})"),
     # the compiler itself
     "internal": (ERROR, "internal compiler error: {detail}"),
 }

@@ -26,8 +26,9 @@ def embedded(monkeypatch):
     module = types.ModuleType("fmprog.backends.embedded")
     module.calls = 0
 
-    def default_backends():
+    def default_backends(models_dir=None, device=None):
         module.calls += 1
+        module.device = device
         return [Fake("tiny-det", "detection", 0.1), Fake("small-det", "detection", 1.0),
                 Fake("tiny-vqa", "vqa", 0.2)]
 
@@ -73,6 +74,13 @@ def test_embedded_star_takes_every_backend_of_the_kind(tmp_path, embedded):
     backends = load_config(write(tmp_path, {"backends": [
         {"name": "*", "kind": "detection", "type": "embedded"}]}))
     assert [b.name for b in backends] == ["tiny-det", "small-det"]
+
+
+def test_embedded_options_go_to_default_backends(tmp_path, embedded):
+    backends = load_config(write(tmp_path, [
+        {"name": "tiny-det", "kind": "detection", "type": "embedded", "device": "cuda"},
+        {"name": "tiny-vqa", "kind": "vqa", "type": "embedded", "device": "cuda"}]))
+    assert len(backends) == 2 and embedded.calls == 1 and embedded.device == "cuda"
 
 
 def test_no_embedded_entry_imports_nothing(tmp_path, embedded):
@@ -131,6 +139,8 @@ def test_register_type(tmp_path):
 def test_unreadable_files(tmp_path):
     with pytest.raises(ValueError, match="no such backend configuration file"):
         load_config(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="cannot read the backend configuration"):
+        load_config(tmp_path)
     with pytest.raises(ValueError, match=r"backends.json:2:\d+: invalid JSON"):
         load_config(write(tmp_path, '[\n {"name": }\n]'))
     with pytest.raises(ValueError, match="backends.json: expected a list of backend entries"):
@@ -159,7 +169,8 @@ BAD_ENTRIES = [
     ({"name": "x", "kind": "llm", "type": "onnx", "model": "none.onnx"}, "serves"),
     ({"name": "x", "kind": "vqa", "type": "onnx", "model_type": "ssd", "model": "m.onnx"},
      "unknown model_type 'ssd'"),
-    ({"name": "x", "kind": "vqa", "type": "embedded", "size": 3}, "takes no options"),
+    ({"name": "x", "kind": "vqa", "type": "embedded", "size": 3},
+     r"unknown option\(s\) \['size'\] for type 'embedded'"),
     ({"name": "nope", "kind": "vqa", "type": "embedded"},
      r"no embedded vqa backend named 'nope'; known: \['tiny-vqa'\]"),
     ({"name": "*", "kind": "detection", "type": "embedded", "cost": 3}, "cannot be set"),

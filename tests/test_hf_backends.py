@@ -1,6 +1,6 @@
 """The transformers adapters on tiny random models built here, saved, and loaded back.
 
-Each model is made from a config (a few thousand parameters), written with
+Each model is made from a config (tens of thousands of parameters), written with
 `save_pretrained` into a temporary directory, and read by the adapter with
 `local_files_only=True`: this runs the real loading and inference code, offline.
 """
@@ -68,7 +68,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
     dirs = {k: root / k for k in ("owlvit", "blip", "clip", "gpt2", "depth")}
     for d in dirs.values():
         d.mkdir()
-    warnings.filterwarnings("ignore", category=UserWarning)
+    transformers.utils.logging.set_verbosity_error()  # no torchvision notices
+    transformers.utils.logging.disable_progress_bar()
 
     tok, text = _clip_tokenizer(dirs["owlvit"])
     cfg = transformers.OwlViTConfig(text_config=text, vision_config=VISION, projection_dim=16)

@@ -1,0 +1,122 @@
+"""Dry-run checks: run the graph on fake outcomes and report every path that fails.
+
+Each neural call is a choice point with a few outcomes (find: 0, 1 or 3 patches;
+exists / verify_property: True or False; query: words and numbers; ...). The checker
+explores the tree of outcome sequences depth-first, one run per leaf, within a budget,
+and reports each distinct failure (an exception, or no answer) once, with its location
+and an outcome sequence that leads there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fmprog.compiler.diagnostics import CodeRange, Diagnostic
+from fmprog.compiler.ir import Graph, Node
+
+from .errors import ProgramError
+from .interpreter import Interpreter
+from .values import ImagePatch
+
+IMAGE = np.full((120, 160, 3), 127, dtype=np.uint8)
+
+
+def _patches(parent: ImagePatch, n: int) -> list[ImagePatch]:
+    w, h = parent.width, parent.height
+    out = []
+    for i in range(n):
+        x0 = parent.left + (i * w) // max(n, 1)
+        out.append(ImagePatch(parent.image, x0, parent.lower + h // 4, x0 + max(1, w // (n + 1)),
+                              parent.lower + 3 * h // 4))
+    return out
+
+
+def outcomes(method: str, patch: ImagePatch | None, args: list, kwargs: dict) -> list[tuple[str, Any]]:
+    """(label, value) alternatives for one neural call."""
+    if method == "find":
+        return [(f"{n} patches" if n != 1 else "1 patch", _patches(patch, n)) for n in (0, 1, 3)]
+    if method in ("exists", "verify_property"):
+        return [("True", True), ("False", False)]
+    if method == "query":
+        return [(repr(v), v) for v in ("yes", "no", "2", "red")]
+    if method == "best_text_match":
+        options = list(args[0] if args else kwargs.get("option_list", []))
+        return [(repr(o), o) for o in options[:2]] or [("no option", None)]
+    if method == "compute_depth":
+        return [("1.0", 1.0), ("10.0", 10.0)]
+    if method == "llm_query":
+        return [("'yes'", "yes"), ("'2'", "2")]
+    if method == "best_image_match":
+        patches = list(args[0] if args else kwargs.get("list_patches", []))
+        return [("first patch", patches[0])] if patches else [("None", None)]
+    raise ValueError(f"no dry-run outcomes for {method}")
+
+
+class _Run(Interpreter):
+    def __init__(self, graph: Graph, script: list[int], **kwargs):
+        super().__init__(graph, **kwargs)
+        self.script, self.trail = script, []
+
+    def neural(self, node: Node, patch, args, kwargs):
+        alts = outcomes(node.target, patch, args, kwargs)
+        i = self.script[len(self.trail)] if len(self.trail) < len(self.script) else 0
+        self.trail.append((node.meta["site"], alts[i][0], i, len(alts)))
+        return alts[i][1]
+
+
+@dataclass
+class Finding:
+    kind: str
+    message: str
+    range: CodeRange
+    path: list[str] = field(default_factory=list)
+
+    def to_diagnostic(self) -> Diagnostic:
+        how = "; ".join(self.path) if self.path else "no model call"
+        return Diagnostic.make("dry-run", self.range, kind=self.kind, detail=self.message, path=how)
+
+
+@dataclass
+class DryRunReport:
+    findings: list[Finding]
+    paths: int
+    complete: bool  # False when the budget ran out before every path was tried
+
+
+def dry_run(graph: Graph, inputs: dict | None = None, max_paths: int = 256) -> DryRunReport:
+    """Explore outcome sequences depth-first; one finding per distinct failure."""
+    inputs = inputs or {"image": IMAGE, "query": "question?", "possible_answers": ["yes", "no"]}
+    found: dict[tuple, Finding] = {}
+    script: list[int] | None = []
+    paths = 0
+    entry = graph.outputs(None)["return"]
+    while script is not None and paths < max_paths:
+        run = _Run(graph, script, max_iterations=2_000, time_limit=5.0)
+        paths += 1
+        try:
+            value = run.run(dict(inputs))
+            if value is None:
+                _add(found, Finding("NoAnswer", "the program returns None on this path", entry.range), run)
+        except ProgramError as e:
+            _add(found, Finding(e.kind, e.message, e.range or entry.range), run)
+        script = _next(run.trail)
+    return DryRunReport(sorted(found.values(), key=lambda f: (f.range.line, f.range.col)), paths, script is None)
+
+
+def _add(found: dict, finding: Finding, run: _Run) -> None:
+    key = (finding.kind, finding.range.line, finding.range.col)
+    if key not in found:
+        finding.path = [f"{site} -> {label}" for site, label, _, _ in run.trail]
+        found[key] = finding
+
+
+def _next(trail: list) -> list[int] | None:
+    """The next outcome sequence in depth-first order, or None when all are done."""
+    for j in range(len(trail) - 1, -1, -1):
+        _, _, i, n = trail[j]
+        if i + 1 < n:
+            return [c for _, _, c, _ in trail[:j]] + [i + 1]
+    return None
