@@ -79,8 +79,9 @@ class ExprLowering(CallLowering):
         name = node.value
         b = self.flow.env.get(name)
         if b is not None:
-            if b.maybe_unbound:
+            if b.maybe_unbound:  # check at the read, where Python would raise
                 self.report("maybe-undefined", node, name=name)
+                return self.emit(Op.PURE, "load", node, (b.node,), name=name), b.type
             return b.node, b.type
         if name in NAMED_CONSTS:
             value, _ = NAMED_CONSTS[name]

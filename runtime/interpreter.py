@@ -87,7 +87,9 @@ class Interpreter:
 
     def check_bound(self, value, node: Node):
         if type(value) is Unbound:
-            raise ProgramError("NameError", f"name '{value.name}' is not defined", node.range)
+            raise ProgramError("UnboundLocalError",
+                               f"cannot access local variable '{value.name}' where it is not associated with a value",
+                               node.range)
         return value
 
     def fail(self, node: Node, e: Exception) -> ProgramError:

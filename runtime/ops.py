@@ -162,6 +162,7 @@ def resolve(node: Node, ctx=None) -> Callable:
         "format": format_parts(meta.get("parts", [])),
         "project": lambda r: _project(r, meta["key"]),
         "assert": check_assert,
+        "load": lambda v: v,  # its argument was checked to be bound: see Interpreter.args
         "fn": lambda: function_value(meta["name"]),
         "module:math": lambda: None,
         "call_value": call_value,
