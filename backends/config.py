@@ -186,6 +186,13 @@ def _embedded(name: str, kind: str, cost: float | None, options: dict,
     return chosen
 
 
+def _fake(name: str, kind: str, cost: float | None, options: dict, cache: dict) -> list[Backend]:
+    """Deterministic fake answers (backends/fake.py): dry pipelines and tests, no model."""
+    from .fake import FakeBackend
+
+    return [_construct(FakeBackend, {"name": name, "kind": kind, "cost": 1.0 if cost is None else cost}, options)]
+
+
 Factory = Callable[[str, str, "float | None", dict, dict], "list[Backend]"]
 
 BACKEND_TYPES: dict[str, Factory] = {
@@ -193,6 +200,7 @@ BACKEND_TYPES: dict[str, Factory] = {
     "hf": _hf,
     "onnx": _onnx,
     "openai": _openai,
+    "fake": _fake,
 }
 
 

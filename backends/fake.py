@@ -29,14 +29,20 @@ def _crop_key(image: np.ndarray) -> str:
 class FakeBackend(Backend):
     """Serves every kind; answers are hashed from its name and inputs."""
 
-    def __init__(self, name: str = "fake", cost: float = 1.0, kind: str = "detection", max_objects: int = 3):
+    def __init__(self, name: str = "fake", cost: float = 1.0, kind: str = "detection", max_objects: int = 3,
+                 delay: float = 0.0):
         super().__init__(name, cost)
         self.kind = kind
         self.max_objects = max_objects
+        self.delay = delay  # seconds per call, to simulate a model's latency
         self.calls = 0
 
     def detect(self, image, object_name):
         self.calls += 1
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
         h, w = image.shape[:2]
         k = _h(self.name, "detect", object_name, _crop_key(image))
         boxes = []
