@@ -38,14 +38,14 @@ def main() -> None:
     ap.add_argument("--inputs", type=int, default=3000)
     ap.add_argument("--policy", default="structured")
     args = ap.parse_args()
-    from fmprog.runtime.policies import make_policy
+    from fmprog.runtime.cli import build_policy
     from fmprog.runtime.policies.features import image_features
 
     graph = compile_source(PROGRAM).graph
     pools = Pools(fake_pools(cls=NoopBackend))
     image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     fixed = FixedInterpreter(graph, {k: pools.pool(k)[0] for k in pools.by_kind})
-    policy = make_policy(args.policy, sites_of(graph, pools), seed=0, cost_weight=0.1)
+    policy = build_policy(args.policy, sites_of(graph, pools), cost_weight=0.1, seed=0)
     routed = RoutedInterpreter(graph, pools, policy)
 
     def plain():

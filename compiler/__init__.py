@@ -11,6 +11,7 @@ compiler bug: it becomes an `internal` diagnostic, never a traceback for the use
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,6 +19,8 @@ import libcst as cst
 
 from .diagnostics import CodeRange, Diagnostic
 from .ir import Graph, IRError
+
+DEPTH_LIMIT = 6000
 
 __all__ = ["compile_source", "compile_file", "Compilation", "Diagnostic", "Graph", "PASSES"]
 
@@ -46,12 +49,41 @@ class Compilation:
 
 def parse(c: Compilation) -> Compilation:
     try:
+        c.source.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: no parser can read it
+        line = c.source.count("\n", 0, e.start) + 1
+        col = e.start - (c.source.rfind("\n", 0, e.start) + 1)
+        c.diagnostics.append(Diagnostic.make("syntax", CodeRange(line, col, line, col + 1),
+                                             detail="the text is not valid Unicode (a lone surrogate)"))
+        return c
+    try:
         c.module = cst.parse_module(c.source)
-    except cst.ParserSyntaxError as e:
-        detail = str(e.message).strip().splitlines()[0] if e.message else "invalid syntax"
-        line, col = e.raw_line, e.raw_column
-        c.diagnostics.append(Diagnostic.make("syntax", CodeRange(line, col, line, col + 1), detail=detail))
+    except (cst.ParserSyntaxError, cst.CSTValidationError) as e:
+        c.diagnostics.append(_syntax_error(c.source, e))
+    except RecursionError:
+        c.diagnostics.append(Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0)))
     return c
+
+
+def _syntax_error(source: str, e: Exception) -> Diagnostic:
+    """Locate a syntax error as Python's own parser does (libcst's raw_line is often the
+    next line, and its tokenizer errors have no position); libcst's words otherwise."""
+    import ast
+
+    try:
+        ast.parse(source)
+    except SyntaxError as py:
+        if py.lineno:
+            line, col = py.lineno, max(0, (py.offset or 1) - 1)
+            end_line = py.end_lineno or line
+            end_col = max(col + 1, (py.end_offset or col + 2) - 1) if end_line == line else (py.end_offset or 1) - 1
+            return Diagnostic.make("syntax", CodeRange(line, col, end_line, end_col), detail=py.msg)
+    except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting
+        pass
+    message = getattr(e, "message", None) or str(e)
+    detail = message.strip().splitlines()[0] if message.strip() else "invalid syntax"
+    line, col = max(1, getattr(e, "raw_line", 1)), max(0, getattr(e, "raw_column", 0))
+    return Diagnostic.make("syntax", CodeRange(line, col, line, col + 1), detail=detail)
 
 
 def locate(c: Compilation) -> Compilation:
@@ -68,7 +100,7 @@ def lower(c: Compilation) -> Compilation:
     lowerer.lower_module()
     c.diagnostics += lowerer.diagnostics
     graph = lowerer.graph
-    graph.meta["source_sha256"] = hashlib.sha256(c.source.encode()).hexdigest()
+    graph.meta["source_sha256"] = hashlib.sha256(c.source.encode("utf-8", "surrogatepass")).hexdigest()
     c.graph = graph if not any(d.is_error for d in c.diagnostics) else None
     return c
 
@@ -89,11 +121,20 @@ PASSES: list[tuple[str, Callable[[Compilation], Compilation]]] = [
 def compile_source(source: str, filename: str = "<program>") -> Compilation:
     """Run every pass; stop at the first that leaves errors. Never raises."""
     c = Compilation(source, filename)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, DEPTH_LIMIT))  # long flat expressions nest deeply in the CST
+    try:
+        return _run_passes(c)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _run_passes(c: Compilation) -> Compilation:
     for name, run in PASSES:
         try:
             c = run(c)
-        except (RecursionError, MemoryError) as e:
-            c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=f"{name}: program too deep ({type(e).__name__})"))
+        except RecursionError:
+            c.diagnostics.append(Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0)))
         except Exception as e:  # a compiler bug must not reach the user as a traceback
             detail = f"{name}: {type(e).__name__}: {e}"
             c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=detail))

@@ -45,8 +45,9 @@ class LoweringBase:
                               self.pos[node], **meta).id
 
     def placeholder(self, node: cst.CSTNode) -> tuple[int, str]:
-        """A stand-in value after an error, so checking can go on."""
-        return self.emit(Op.CONST, "const", node, value=None), T.ANY
+        """A stand-in value after an error, so checking can go on; its type is ERROR, on
+        which no further error is reported (one mistake, one diagnostic)."""
+        return self.emit(Op.CONST, "const", node, value=None), T.ERROR
 
     # -- diagnostics -------------------------------------------------------------------
     def report(self, code: str, node: cst.CSTNode, **args) -> None:
@@ -76,6 +77,8 @@ class LoweringBase:
             suffix = "; add `import math` first"
         if name in self.scoped_names:
             return self.error("comprehension-name", node, name=name, hint="")
+        if name in self.dsl.patch.methods:
+            suffix = f"; '{name}' is an ImagePatch method: call it on a patch, e.g. image_patch.{name}(...)"
         return self.error("undefined-name", node, name=name, hint=suffix)
 
     def patch_hint(self, name: str) -> str:

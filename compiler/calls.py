@@ -51,6 +51,9 @@ class CallLowering(RegionLowering):
                 return self.call_math(node, name)
             return self.call_method(node, self.expr(func.value), name)
         callee, t = self.expr(func)
+        if t == T.ERROR:
+            self.arguments(node)
+            return self.placeholder(node)
         if t in T.SCALAR or t in (T.STR, T.PATCH, T.IMAGE) or T.is_list(t):
             return self.error("not-callable", node, type=f"'{T.describe(t)}'")
         pos, kw = self.arguments(node)
@@ -149,6 +152,9 @@ class CallLowering(RegionLowering):
         recv, t = receiver
         patch = self.dsl.patch
         cls = T.value_class(t)
+        if t == T.ERROR:
+            self.arguments(node)
+            return self.placeholder(node)
         if t == T.PATCH or (t == T.ANY and name in patch.methods):
             sig = patch.methods.get(name)
             if sig is None:
@@ -188,7 +194,7 @@ class CallLowering(RegionLowering):
         spec = self.dsl.types[cls]
         sig = spec.methods.get(name)
         if sig is None:
-            if name in self.dsl.patch.methods:
+            if name in self.dsl.patch.methods and T.elem(t) in (T.PATCH, T.ANY):
                 return self.error("type-error", node.func, detail=(
                     f"'{name}' is an ImagePatch method, but this value is a {T.describe(t)}; "
                     "index it or loop over it first"))
@@ -207,7 +213,7 @@ class CallLowering(RegionLowering):
 
     def neural(self, node: cst.Call, sig, written: str, recv: int | None, pos, kw):
         """A NEURAL node with a stable site id: method, argument text and position."""
-        r = self.pos[node]
+        r = self.pos[node.func.attr] if isinstance(node.func, cst.Attribute) else self.pos[node]
         args = ", ".join(
             (a.keyword.value + "=" if a.keyword is not None else "") + self.text(a.value) for a in node.args)
         site = f"{written}({args})@{r.line}:{r.col}"

@@ -32,12 +32,15 @@ ERROR, WARNING = "error", "warning"
 CODES: dict[str, tuple[str, str]] = {
     # input
     "syntax": (ERROR, "syntax error: {detail}"),
+    "too-complex": (ERROR, "the program is nested too deeply to compile"),
+    "bad-literal": (ERROR, "invalid literal: {detail}"),
     "no-entry-point": (ERROR, "no `def execute_command(image)` function found"),
     "entry-signature": (ERROR, "unsupported parameters for {name}(): {detail}"),
     "top-level-statement": (ERROR, "only `import math` and the entry function may appear at top level"),
     # the Python subset
     "unsupported-construct": (ERROR, "{what} is not supported in fmprog programs"),
     "forbidden-import": (ERROR, "import of '{module}' is not allowed (only `import math`)"),
+    "import-form": (ERROR, "write `import math` and use math.<name>: `{form}` is not supported"),
     "forbidden-call": (ERROR, "call of '{name}' is not allowed: programs may not run or inspect code"),
     "dunder-attribute": (ERROR, "access to '{name}' is not allowed: no dunder attributes"),
     "video-unsupported": (ERROR, "VideoSegment (video input) is not supported yet"),

@@ -41,8 +41,9 @@ def to_dot(g: Graph) -> str:
     for u, v, d in g.nx.edges(data=True):
         if "data" in d:
             lines.append(f"  n{u} -> n{v};")
-        if "control" in d:
-            lines.append(f'  n{u} -> n{v} [style=dashed color=gray label="{"T" if d["control"] else "F"}"];')
+        if "control" in d or "select" in d:
+            polarity = d.get("control", d.get("select"))
+            lines.append(f'  n{u} -> n{v} [style=dashed color=gray label="{"T" if polarity else "F"}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -67,7 +68,7 @@ def render(g: Graph, path: str) -> None:
     width = max(len(ns) for ns in layers.values())
     fig, ax = plt.subplots(figsize=(max(8, width * 2.2), max(6, len(layers) * 0.9)))
     data = [(u, v) for u, v, d in G.edges(data=True) if "data" in d]
-    control = [(u, v) for u, v, d in G.edges(data=True) if "control" in d and "data" not in d]
+    control = [(u, v) for u, v, d in G.edges(data=True) if ("control" in d or "select" in d) and "data" not in d]
     nx.draw_networkx_edges(G, pos, edgelist=data, ax=ax, arrows=True, alpha=0.6)
     nx.draw_networkx_edges(G, pos, edgelist=control, ax=ax, style="dashed", edge_color="gray", alpha=0.5)
     for n in g.nodes:

@@ -51,7 +51,14 @@ class ExprLowering(CallLowering):
         return self.const(node.evaluated_value, node)
 
     def expr_SimpleString(self, node: cst.SimpleString) -> Val:
-        value = node.evaluated_value
+        raw = node.value
+        if "\\" not in raw and raw[0] in "'\"":  # no prefix, no escapes: skip literal_eval
+            q = 3 if raw[:3] in ('"""', "'''") else 1
+            return self.const(raw[q:-q], node)
+        try:
+            value = node.evaluated_value
+        except (ValueError, SyntaxError) as e:
+            return self.error("bad-literal", node, detail=str(e).splitlines()[0])
         if isinstance(value, bytes):
             return self.unsupported(node, "a bytes literal")
         return self.const(value, node)
@@ -110,6 +117,8 @@ class ExprLowering(CallLowering):
             return self.math_constant(node, name)
         obj, t = self.expr(node.value)
         patch = self.dsl.patch
+        if t == T.ERROR:
+            return self.placeholder(node)
         if t == T.PATCH:
             if name in patch.attributes:
                 return self.emit(Op.PURE, "attr", node, (obj,), name=name), T.from_annotation(patch.attributes[name])
@@ -141,6 +150,11 @@ class ExprLowering(CallLowering):
 
     def expr_Subscript(self, node: cst.Subscript) -> Val:
         obj, t = self.expr(node.value)
+        if t == T.ERROR:
+            for el in node.slice:
+                if isinstance(el.slice, cst.Index):
+                    self.expr(el.slice.value)
+            return self.placeholder(node)
         if len(node.slice) != 1:
             return self.unsupported(node, "a subscript with several indices")
         sl = node.slice[0].slice
@@ -157,13 +171,19 @@ class ExprLowering(CallLowering):
         return self.emit(Op.PURE, "getitem", node, (obj, index)), T.elem(t) if t != T.TUPLE else T.ANY
 
     def warn_unchecked_index(self, node: cst.Subscript, index: cst.BaseExpression) -> None:
-        if not isinstance(node.value, cst.Name):
-            return
-        b = self.flow.env.get(node.value.value)
         literal = isinstance(index, cst.Integer) or (
             isinstance(index, cst.UnaryOperation) and isinstance(index.expression, cst.Integer))
-        if b is not None and b.from_find and literal and node.value.value not in self.length_checked:
-            self.report("unchecked-index", node, name=node.value.value)
+        if not literal:
+            return
+        value = node.value
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "find":
+            self.report("unchecked-index", node, name=self.text(value))
+            return
+        if not isinstance(value, cst.Name):
+            return
+        b = self.flow.env.get(value.value)
+        if b is not None and b.from_find and value.value not in self.length_checked:
+            self.report("unchecked-index", node, name=value.value)
 
     # -- operators ---------------------------------------------------------------------
     def expr_BinaryOperation(self, node: cst.BinaryOperation) -> Val:
@@ -180,6 +200,8 @@ class ExprLowering(CallLowering):
     def expr_UnaryOperation(self, node: cst.UnaryOperation) -> Val:
         op = UNOPS[type(node.operator)]
         v, t = self.expr(node.expression)
+        if t == T.ERROR:
+            return self.placeholder(node)
         if op != "not" and t in (T.STR, T.PATCH, T.NONE) or op != "not" and T.is_list(t):
             return self.error("type-error", node, detail=f"bad operand type for unary {op}: '{T.describe(t)}'")
         return self.emit(Op.PURE, "unop:" + op, node, (v,)), (T.BOOL if op == "not" else t)
@@ -203,6 +225,8 @@ class ExprLowering(CallLowering):
         target = rest[0]
         op = CMPOPS[type(target.operator)]
         right, tr = self.expr(target.comparator)
+        if T.ERROR in (tl, tr):
+            return self.placeholder(node)
         if op in ORDERING and (T.PATCH in (tl, tr) or T.NONE in (tl, tr)):
             return self.error("type-error", node, detail=(
                 f"'{op}' not supported between '{T.describe(tl)}' and '{T.describe(tr)}'"))
@@ -266,6 +290,8 @@ class ExprLowering(CallLowering):
 
 def _binop_type(op: str, a: str, b: str) -> str | None:
     """The result type, "any" when unsure, None for a certain TypeError."""
+    if T.ERROR in (a, b):
+        return T.ERROR
     if T.ANY in (a, b):
         return T.ANY
     if a in T.NUMERIC and b in T.NUMERIC and T.NONE not in (a, b):

@@ -9,7 +9,9 @@ are regions: a LOOP or LAMBDA node owns the nodes whose `region` is its id; the 
 INPUT nodes receive the iteration's values and its OUTPUT nodes hand values back.
 
 Edges of the networkx graph: `data` (argument slots), `control` (guard literal ->
-guarded node) and `region` (region node -> member). `Graph.lint()` checks the invariants.
+guarded node), `select` (a branch whose truth a merge or any_path reads) and `region`
+(region node -> member). Mutating operations (list.sort, append, setitem) have no edge to
+later readers: program order is the effect order, so passes must keep node order. `Graph.lint()` checks the invariants.
 """
 
 from __future__ import annotations
@@ -174,6 +176,9 @@ class Graph:
                 edges.setdefault((a, n.id), {}).setdefault("data", []).append(k)
             for b, p in n.guard:
                 edges.setdefault((b, n.id), {})["control"] = p
+            for conj in n.meta.get("when", ()) if n.op is Op.MERGE else n.meta.get("paths", ()):
+                for b, p in conj:  # a merge's choice depends on these branches
+                    edges.setdefault((b, n.id), {}).setdefault("select", p)
             if n.region is not None:
                 edges.setdefault((n.region, n.id), {})["region"] = True
         g.add_edges_from((u, v, d) for (u, v), d in edges.items())

@@ -58,7 +58,7 @@ def lint(g: Graph) -> None:
         scopes.append(_scope(g, n, scopes))
         for a in n.inputs():
             _check_visible(g, n, a, scopes, "argument")
-        for b, _ in n.guard:
+        for b in _condition_branches(n):
             _check_visible(g, n, b, scopes, "guard")
             if g.nodes[b].op is not Op.BRANCH:
                 raise IRError(n, f"guard refers to %{b}, which is not a branch")
@@ -74,6 +74,19 @@ def lint(g: Graph) -> None:
     outs = [n for n in g.nodes if n.op is Op.OUTPUT and n.region is None]
     if len(outs) != 1 or outs[0].target != "return":
         raise IRError(outs[0] if outs else None, "the program needs exactly one top-level return output")
+
+
+def _condition_branches(n: Node):
+    """Every branch a node's execution or value depends on: its guard, and the path
+    conditions in a merge's `when` or an any_path's `paths`."""
+    for b, _ in n.guard:
+        yield b
+    for conj in n.meta.get("when", ()) if n.op is Op.MERGE else ():
+        for b, _ in conj:
+            yield b
+    for conj in n.meta.get("paths", ()) if n.target == "any_path" else ():
+        for b, _ in conj:
+            yield b
 
 
 def _scope(g: Graph, n: Node, scopes: list[frozenset]) -> frozenset:

@@ -16,7 +16,7 @@ import libcst as cst
 from . import types as T
 from .expr import ExprLowering
 from .ir import Op
-from .scope import Binding, Frame, assigned_names, target_names
+from .scope import Binding, Frame, assigned_names, refused_bindings, target_names
 
 ENTRY = re.compile(r"execute_command(_\w+)?$")
 INPUTS = {"image": T.IMAGE, "possible_answers": "list[str]", "query": T.STR}
@@ -71,11 +71,12 @@ class Lowerer(ExprLowering):
         frame = self.frame
         returns = list(frame.returns)
         if self.alive:
-            if not returns or self.graph.neural_sites():
-                self.report("missing-return", fn.name)
+            self.report("missing-return", fn.name)
             none, _ = self.const(None, fn.name)
             returns.append((self.flow.guard, none, T.NONE))
         self.flow.guard = ()
+        if not returns:  # it never returns (an endless loop): the output is never reached
+            returns.append(((), self.const(None, fn.name)[0], T.NONE))
         if len(returns) == 1 and not returns[0][0]:
             out = returns[0][1]
         else:
@@ -86,9 +87,13 @@ class Lowerer(ExprLowering):
         p = fn.params
         if p.star_arg is not None and not isinstance(p.star_arg, cst.MaybeSentinel) or p.star_kwarg is not None:
             self.report("entry-signature", fn.name, name=fn.name.value, detail="*args / **kwargs")
-        inputs = []
+        inputs, seen = [], set()
         for param in [*p.posonly_params, *p.params, *p.kwonly_params]:
             name = param.name.value
+            if name in seen:
+                self.report("entry-signature", param, name=fn.name.value, detail=f"duplicate parameter '{name}'")
+                continue
+            seen.add(name)
             if name in INPUTS:
                 v = self.emit(Op.INPUT, name, param)
                 self.flow.env[name] = Binding(v, INPUTS[name])
@@ -129,16 +134,26 @@ class Lowerer(ExprLowering):
         method = getattr(self, "stmt_" + kind, None)
         if method is not None:
             method(stmt)
-        elif kind in ("Try", "TryStar"):
+            return
+        if kind in ("Try", "TryStar"):
             self.report("try-unsupported", stmt)
         else:
             self.unsupported(stmt, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
+        self.poison(refused_bindings(stmt), stmt)
+
+    def poison(self, names, node) -> None:
+        """Bind names a refused statement would bind to an error value: no cascade."""
+        for name in names:
+            v, t = self.placeholder(node)
+            self.flow.env[name] = Binding(v, t)
 
     def small(self, small: cst.BaseSmallStatement) -> None:
         kind = type(small).__name__
         method = getattr(self, "small_" + kind, None)
         if method is None:
             self.unsupported(small, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
+            if kind == "Raise":
+                self.alive = False  # the path ends here, as Python's would
         else:
             method(small)
 
@@ -221,14 +236,19 @@ class Lowerer(ExprLowering):
     def small_Import(self, small: cst.Import) -> None:
         for alias in small.names:
             name = cst.Module([]).code_for_node(alias.name)
-            if name != "math" or alias.asname is not None:
+            if name == "math" and alias.asname is not None:
+                self.report("import-form", alias, form=cst.Module([]).code_for_node(small).strip())
+            elif name != "math":
                 self.report("forbidden-import", alias, module=name)
             else:
                 self.math_imported = True
 
     def small_ImportFrom(self, small: cst.ImportFrom) -> None:
         module = cst.Module([]).code_for_node(small.module) if small.module is not None else "."
-        self.report("forbidden-import", small, module=module)
+        if module == "math":
+            self.report("import-form", small, form=cst.Module([]).code_for_node(small).strip())
+        else:
+            self.report("forbidden-import", small, module=module)
 
     # -- compound statements -----------------------------------------------------------------
     def stmt_If(self, stmt: cst.If) -> None:
@@ -257,7 +277,15 @@ class Lowerer(ExprLowering):
             self.unsupported(stmt, "async for")
             return
         it, t = self.expr(stmt.iter)
+        if not T.iterable(t):
+            self.report("type-error", stmt.iter, detail=f"'{T.describe(t)}' object is not iterable")
+        name = stmt.iter.value if isinstance(stmt.iter, cst.Name) else None
+        fresh = name is not None and name not in self.length_checked
+        if fresh:
+            self.length_checked.add(name)  # the body only runs when it is not empty
         self.loop(stmt, "for", (it,), T.elem(t))
+        if fresh:
+            self.length_checked.discard(name)
 
     def stmt_While(self, stmt: cst.While) -> None:
         self.loop(stmt, "while", (), None)
@@ -275,6 +303,8 @@ class Lowerer(ExprLowering):
         with self.in_region(loop, frame):
             exit_types = self.loop_body(stmt, loop, carried, inits, item_type)
         self.after_loop(stmt, loop, carried, inits, frame, exit_types)
+        if kind == "while" and _always_true(stmt.test) and not frame.breaks:
+            self.alive = False  # `while True:` without break only leaves by return
 
     def loop_body(self, stmt, loop: int, carried, inits, item_type) -> dict[str, str]:
         for name, init in zip(carried, inits):
@@ -334,3 +364,8 @@ class Lowerer(ExprLowering):
         entry = self.flow
         other = self.branch(entry.fork((kb, False)), stmt.orelse.body)
         self.join([f for f in (entry.fork((kb, True)), other) if f is not None], entry.guard, stmt)
+
+
+def _always_true(test: cst.BaseExpression) -> bool:
+    return (isinstance(test, cst.Name) and test.value == "True") or (
+        isinstance(test, cst.Integer) and test.evaluated_value != 0)

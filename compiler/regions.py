@@ -71,6 +71,8 @@ class RegionLowering(LoweringBase):
         if comp.asynchronous is not None:
             return self.unsupported(comp, "async comprehension")
         it, t = self.expr(comp.iter)
+        if not T.iterable(t):
+            self.report("type-error", comp.iter, detail=f"'{T.describe(t)}' object is not iterable")
         loop = self.emit(Op.LOOP, kind, node, (it,), carried=[])
         elt_type = T.ANY
         with self.in_region(loop):

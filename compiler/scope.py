@@ -97,3 +97,23 @@ def target_names(target: cst.BaseExpression, names: set[str]) -> set[str]:
     elif isinstance(target, cst.StarredElement):
         target_names(target.value, names)
     return names
+
+
+def refused_bindings(stmt: cst.BaseCompoundStatement) -> set[str]:
+    """Names a statement fmprog refuses (try, with, def, class) would have bound."""
+    names: set[str] = set()
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        names.add(stmt.name.value)
+        return names
+    for attr in ("body", "orelse", "finalbody"):
+        part = getattr(stmt, attr, None)
+        if part is not None:
+            _assigned_block(part.body if isinstance(part, (cst.Else, cst.Finally)) else part, names)
+    for handler in getattr(stmt, "handlers", ()):
+        _assigned_block(handler.body, names)
+        if handler.name is not None:
+            target_names(handler.name.name, names)
+    for item in getattr(stmt, "items", ()):
+        if item.asname is not None:
+            target_names(item.asname.name, names)
+    return names

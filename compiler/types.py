@@ -11,6 +11,7 @@ ANY, INT, FLOAT, BOOL, STR, NONE = "any", "int", "float", "bool", "str", "none"
 PATCH, IMAGE, DICT, TUPLE, SET = "patch", "image", "dict", "tuple", "set"
 MATH, PATCH_CLASS, LAMBDA, UNBOUND = "module:math", "class:ImagePatch", "lambda", "unbound"
 NUMBER = "number"
+ERROR = "error"  # the value of an expression that already has an error: never reported again
 NUMERIC = frozenset({INT, FLOAT, BOOL, NUMBER})
 SCALAR = frozenset({INT, FLOAT, BOOL, NUMBER, NONE})
 
@@ -46,6 +47,8 @@ def from_annotation(text: str) -> str:
 
 
 def join(a: str, b: str) -> str:
+    if ERROR in (a, b):
+        return ERROR
     if a == b:
         return a
     if a in NUMERIC and b in NUMERIC:
@@ -63,6 +66,11 @@ def describe(t: str) -> str:
     return names.get(t, t)
 
 
+def iterable(t: str) -> bool:
+    """False only for types that are certainly not iterable."""
+    return t not in SCALAR and t not in (PATCH, IMAGE, MATH, PATCH_CLASS, LAMBDA)
+
+
 def value_class(t: str) -> str | None:
     """The python_subset class whose methods a value of type t has."""
     if is_list(t):
@@ -72,7 +80,7 @@ def value_class(t: str) -> str | None:
 
 def may_be(t: str, expected: str) -> bool:
     """False only when a value of type t can never be accepted where `expected` is."""
-    if t == ANY or expected == ANY or t == expected:
+    if t in (ANY, ERROR) or expected == ANY or t == expected:
         return True
     if expected == "callable":
         return t in (LAMBDA, "callable") or t.startswith("func:")
@@ -81,5 +89,5 @@ def may_be(t: str, expected: str) -> bool:
     if is_list(expected):
         return is_list(t) and may_be(elem(t), elem(expected))
     if expected == "iterable":
-        return t not in SCALAR and t != PATCH
+        return iterable(t)
     return False

@@ -102,7 +102,10 @@ class Dsl:
         lines = [f"class {self.patch.name}:", _indent(_docstring(self.patch.doc), 4)]
         for name, typ in self.patch.attributes.items():
             lines.append(f"    {name}: {typ}")
-        for sig in [self.patch.init, *self.patch.methods.values()]:
+        init = self.patch.init
+        lines += ["", "    " + Signature("__init__", init.params, init.returns).render(self_arg=True) + ":",
+                  _indent(_docstring(init.doc), 8)]
+        for sig in self.patch.methods.values():
             lines.append("")
             lines.append("    " + sig.render(self_arg=True) + ":")
             lines.append(_indent(_docstring(sig.doc), 8))
@@ -176,7 +179,7 @@ def _class(node: ast.ClassDef) -> ClassSpec:
             is_method = bool(item.args.args) and item.args.args[0].arg == "self"
             sig = _signature(item, method=is_method)
             if item.name == "__init__":
-                init = sig
+                init = Signature(node.name, sig.params, sig.returns, sig.doc)  # messages say ImagePatch()
             else:
                 methods[item.name] = sig
     return ClassSpec(node.name, attrs, methods, inspect_doc(node), init)

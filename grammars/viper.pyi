@@ -86,7 +86,7 @@ def best_image_match(list_patches: list[ImagePatch], content: list[str], return_
     return_index is True. None if list_patches is empty."""
 
 @also_called("distance_to", "dist", "distance_from")
-def distance(patch_a: ImagePatch, patch_b: ImagePatch) -> float:
+def distance(patch_a: ImagePatch | float, patch_b: ImagePatch | float) -> float:
     """Returns the distance between the edges of two patches (0 if they overlap), or
     between two numbers."""
 

@@ -68,9 +68,17 @@ def load_pools(config: str | None):
 
 
 def build_policy(name: str, sites, cost_weight: float, seed: int):
-    from fmprog.runtime.policies import make_policy
+    """The policy `name` with its default settings but the run's cost weight (the reward's
+    lambda and the policy's must agree: it learns the task part of the reward)."""
+    import dataclasses
 
-    return make_policy(name, sites, seed=seed, cost_weight=cost_weight)
+    from fmprog.runtime.policies import _SETTINGS, make_policy
+
+    cls = _SETTINGS.get(name)
+    settings = None
+    if cls is not None and "cost_weight" in {f.name for f in dataclasses.fields(cls)}:
+        settings = cls(cost_weight=cost_weight)
+    return make_policy(name, sites, settings=settings, seed=seed)
 
 
 def serve(graph, source_id: str, items, pools, args, db: str, progress: bool):

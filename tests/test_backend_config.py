@@ -123,15 +123,15 @@ def test_register_type(tmp_path):
     def factory(name, kind, cost, options, cache):
         return [Fake(name, kind, cost or options["size"])]
 
-    register_type("fake", factory)
+    register_type("custom", factory)
     try:
-        (b,) = load_config(write(tmp_path, [{"name": "f", "kind": "depth", "type": "fake",
+        (b,) = load_config(write(tmp_path, [{"name": "f", "kind": "depth", "type": "custom",
                                              "size": 3}]))
         assert (b.name, b.kind, b.cost) == ("f", "depth", 3)
         with pytest.raises(ValueError, match="already registered"):
-            register_type("fake", factory)
+            register_type("custom", factory)
     finally:
-        del BACKEND_TYPES["fake"]
+        del BACKEND_TYPES["custom"]
 
 
 # --- invalid files: ValueError naming the file and the entry ----------------------------

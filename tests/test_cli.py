@@ -59,7 +59,7 @@ def test_check_jsonl_json_contract(tmp_path):
     assert [o.get("id") for o in out[:3]] == ["a", "b", 3]  # the line number when no id
     assert set(out[0]) == {"id", "ok", "neural_sites", "diagnostics"}
     assert out[0]["ok"] and out[0]["neural_sites"] == [
-        'find("dog")@3:11', "simple_query(f\"what color is the {'dog'}?\")@6:11"]
+        'find("dog")@3:23', "simple_query(f\"what color is the {'dog'}?\")@6:19"]
     d = out[1]["diagnostics"][0]
     assert set(d) == {"line", "col", "end_line", "end_col", "severity", "code", "message"}
     assert (d["line"], d["col"], d["severity"], d["code"]) == (3, 11, "error", "unknown-method")
@@ -86,7 +86,7 @@ def test_compile_roundtrip_and_show(files, tmp_path):
         assert fmprog("show", str(out), "-o", str(target)).returncode == 0
         text = target.read_text()
         assert ("<svg" in text) if ext == "svg" else text.startswith('digraph "execute_command"')
-        assert 'find(\\"dog\\")@3:11' in text or 'find("dog")@3:11' in text
+        assert 'find(\\"dog\\")@3:23' in text or 'find("dog")@3:23' in text
     assert fmprog("show", str(good), "-o", str(tmp_path / "g.xyz")).returncode == 2
 
 

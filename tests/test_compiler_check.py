@@ -120,8 +120,8 @@ ENTRY_RET = "def execute_command(image):\n    return 1\n"
 REFUSALS = [
     # (id, program, code, message fragment)
     ("import-os", "import os\n" + ENTRY_RET, "forbidden-import", "'os'"),
-    ("from-import", "from math import sqrt\n" + ENTRY_RET, "forbidden-import", "only `import math`"),
-    ("import-as", "import math as m\n" + ENTRY_RET, "forbidden-import", "math"),
+    ("from-import", "from math import sqrt\n" + ENTRY_RET, "import-form", "write `import math` and use math."),
+    ("import-as", "import math as m\n" + ENTRY_RET, "import-form", "`import math as m` is not supported"),
     ("import-in-body", body("import numpy as np\nreturn 1"), "forbidden-import", "'numpy'"),
     ("exec", body("exec('x = 1')\nreturn 1"), "forbidden-call", "'exec'"),
     ("eval", body("return eval('1')"), "forbidden-call", "'eval'"),
@@ -375,9 +375,12 @@ def test_positions_are_sorted():
     assert [d.range.line for d in c.diagnostics] == [3, 4, 5]
 
 
-def test_position_with_tabs_and_unicode():
-    # columns count characters as LibCST does; a non-ASCII string before the error
+def test_position_with_tabs_unicode_and_crlf():
+    # columns count characters (as LibCST does), not bytes or tab stops
     assert ranges("def execute_command(image):\n    x = 'é'; return foo\n") == [("undefined-name", (2, 20, 2, 23))]
+    assert ranges("def execute_command(image):\n\treturn foo\n") == [("undefined-name", (2, 8, 2, 11))]
+    assert ranges("def execute_command(image):\r\n    x = 1\r\n    return foo\r\n") == [("undefined-name", (3, 11, 3, 14))]
+    assert ranges("def execute_command(image):\n    return (1 +\n            foo)\n") == [("undefined-name", (3, 12, 3, 15))]
 
 
 def test_syntax_error_position():
@@ -395,55 +398,45 @@ def test_format_and_json():
     assert w.format("p.py") == "p.py:4:4: warning unreachable: unreachable code"
 
 
-# -- known compiler bugs: the right verdicts, expected to fail until fixed -----------------
-@pytest.mark.xfail(strict=True, reason="compiler bug: `find(...)[0]` indexed directly is not warned")
-def test_bug_unchecked_index_on_direct_find():
+# -- compiler bugs found in review, fixed: kept as regressions ---------------------------------
+def test_fixed_unchecked_index_on_direct_find():
     check(body("return image_patch.find('cat')[0]"), "unchecked-index")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: distance() of two numbers is documented but refused")
-def test_bug_distance_of_numbers():
+def test_fixed_distance_of_numbers():
     check(body("return distance(image_patch.horizontal_center, 3.0)"))
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: iterating an int is not a type error")
-def test_bug_for_over_int():
+def test_fixed_for_over_int():
     check(body("for i in 3:\n    pass\nreturn 1"), "type-error")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: duplicate parameter names are accepted")
-def test_bug_duplicate_parameter():
+def test_fixed_duplicate_parameter():
     check("def execute_command(image, image):\n    return 1\n", "entry-signature")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: an error cascades into a second one on its placeholder")
-def test_bug_no_cascade_after_forbidden_call():
+def test_fixed_no_cascade_after_forbidden_call():
     check(body("return open('f').read()"), "forbidden-call")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: an error cascades into a second one on its placeholder")
-def test_bug_no_cascade_after_undefined_name():
+def test_fixed_no_cascade_after_undefined_name():
     check(body("return Image.open('x')"), "undefined-name")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: a refused block's bindings cascade into undefined names")
-def test_bug_no_cascade_after_try():
+def test_fixed_no_cascade_after_try():
     check(body("try:\n    x = 1\nexcept Exception:\n    x = 2\nreturn x"), "try-unsupported")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: the message names __init__(), not ImagePatch()")
-def test_bug_image_patch_arity_message():
+def test_fixed_image_patch_arity_message():
     c = check(body("return ImagePatch()"), "arity")
     assert c.diagnostics[0].message.startswith("ImagePatch()")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: tokenizer errors are reported at 1:0")
-def test_bug_tokenizer_error_position():
+def test_fixed_tokenizer_error_position():
     c = check("def execute_command(image):\n    return `x`\n", "syntax")
     assert c.diagnostics[0].range.line == 2
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: parser errors are reported on the next line (raw_line)")
-def test_bug_parser_error_line():
+def test_fixed_parser_error_line():
     c = check("def execute_command(image):\n    x = foo bar\n    return x\n", "syntax")
     assert c.diagnostics[0].range.line == 2

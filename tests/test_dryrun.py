@@ -34,7 +34,7 @@ def findings(src):
 def test_reports_each_failing_path_with_location_and_outcomes():
     found = findings(UNSAFE)
     assert set(found) == {("IndexError", 4, 10), ("ValueError", 7, 8), ("NoAnswer", 1, 4)}
-    assert found[("IndexError", 4, 10)].path == ['find("dog")@3:11 -> 0 patches']
+    assert found[("IndexError", 4, 10)].path == ['find("dog")@3:23 -> 0 patches']
     assert any("-> 'yes'" in step for step in found[("ValueError", 7, 8)].path)
 
 

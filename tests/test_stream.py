@@ -16,7 +16,7 @@ from PIL import Image
 from fmprog.backends.base import BackendError, Pools
 from fmprog.backends.fake import FakeBackend, fake_pools
 from fmprog.compiler import compile_source
-from fmprog.runtime.policies import make_policy
+from fmprog.runtime.cli import build_policy
 from fmprog.runtime.routed import sites_of
 from fmprog.runtime.store import Store
 from fmprog.runtime.stream import Stream, StreamConfig, load_items, summarise
@@ -51,7 +51,7 @@ def serve(tmp_path, pools, n=12, **kw):
     images = make_stream(tmp_path, n, **kw)
     items = load_items(str(images), str(tmp_path / "labels.jsonl"))
     graph = compile_source(PROGRAM).graph
-    policy = make_policy("structured", sites_of(graph, pools), seed=0, cost_weight=0.1)
+    policy = build_policy("structured", sites_of(graph, pools), cost_weight=0.1, seed=0)
     store = Store(tmp_path / "runs.sqlite")
     run = store.new_run(program_sha256="x", policy="structured", settings="{}", inputs="i")
     stream = Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1, backend_timeout=0.5))

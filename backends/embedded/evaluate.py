@@ -1,6 +1,6 @@
 """Held-out metrics of the exported embedded models, per size and difficulty.
 
-    python -m fmprog.backends.embedded.evaluate [--models DIR] [--n 300] [--seed 10000]
+    python -m fmprog.backends.embedded.evaluate [--models DIR] [--n 200] [--write]
 
 Everything runs through the ONNX backends (what the runtime uses):
 - detection: precision / recall / F1 at IoU >= 0.5 over every (scene, shape) query, and
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .models import SIZES, EmbeddedDetection, EmbeddedVQA, Vision, crop_box
-from .onnx_nets import MODELS_DIR
+from .onnx_nets import META_FILE, MODELS_DIR
 from .scenes import SHAPES, Scene, make_scene, sample_difficulty
 from .stream import stream_items
 
@@ -55,6 +55,23 @@ def detection_metrics(vision: Vision, scenes: list[Scene]) -> dict:
     return {"precision": round(precision, 3), "recall": round(recall, 3),
             "f1": round(2 * precision * recall / max(1e-9, precision + recall), 3),
             "count_acc": round(counts_ok / max(1, queries), 3)}
+
+
+def best_threshold(detector, scenes: list[Scene], grid=(0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
+                                                         0.55, 0.6)) -> float:
+    """The heatmap threshold with the best count accuracy (what programs branch on)."""
+    heads = [(s, detector.heads(s.image)) for s in scenes]
+    best, best_acc = grid[0], -1.0
+    for thr in grid:
+        ok = sum(
+            len(detector.decode(out, c, s.image.shape[:2], sc, ox, oy, thr))
+            == s.count(shape)
+            for s, (out, sc, ox, oy) in heads
+            for c, shape in enumerate(SHAPES)
+        )
+        if ok > best_acc:
+            best, best_acc = thr, ok
+    return best
 
 
 def attribute_metrics(vision: Vision, scenes: list[Scene]) -> dict:
@@ -96,8 +113,10 @@ def program_accuracy(question: str, det, vqa, n: int, seed: int, hard: bool) -> 
                                 for s, label in items])), 3)
 
 
-def evaluate_all(models_dir: Path | str = MODELS_DIR, n: int = 300, seed: int = 10_000) -> dict:
-    """All metrics, as {size: {"easy"|"hard": {...}}}."""
+def evaluate_all(models_dir: Path | str = MODELS_DIR, n: int = 200, seed: int = 10_000,
+                 program_items: int = 300) -> dict:
+    """All metrics, as {size: {"easy"|"hard": {...}}}: `n` scenes and `program_items`
+    stream items per (size, difficulty)."""
     metrics: dict = {}
     for size in SIZES:
         det = EmbeddedDetection(size, models_dir)
@@ -108,7 +127,7 @@ def evaluate_all(models_dir: Path | str = MODELS_DIR, n: int = 300, seed: int = 
             scenes = [make_scene(rng, sample_difficulty(rng, hard)) for _ in range(n)]
             m = {**detection_metrics(det.vision, scenes), **attribute_metrics(det.vision, scenes)}
             for q in ("red_circle", "square_color"):
-                m[f"program_{q}"] = program_accuracy(q, det, vqa, n // 2, seed + 7, hard)
+                m[f"program_{q}"] = program_accuracy(q, det, vqa, program_items, seed + 7, hard)
             metrics[size]["hard" if hard else "easy"] = m
     return metrics
 
@@ -116,10 +135,18 @@ def evaluate_all(models_dir: Path | str = MODELS_DIR, n: int = 300, seed: int = 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=Path, default=MODELS_DIR)
-    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--n", type=int, default=200, help="scenes per size and difficulty")
+    ap.add_argument("--program-items", type=int, default=300)
     ap.add_argument("--seed", type=int, default=10_000)
+    ap.add_argument("--write", action="store_true", help="store the metrics in embedded.json")
     args = ap.parse_args(argv)
-    print(json.dumps(evaluate_all(args.models, args.n, args.seed), indent=1))
+    metrics = evaluate_all(args.models, args.n, args.seed, args.program_items)
+    print(json.dumps(metrics, indent=1))
+    if args.write:
+        path = Path(args.models) / META_FILE
+        meta = json.loads(path.read_text())
+        meta["metrics"] = metrics
+        path.write_text(json.dumps(meta, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class Vision:
         det, attr = meta["nets"][f"det-{size}"], meta["nets"][f"attr-{size}"]
         self.det = Detector(det, Path(models_dir), device)
         self.attr = Attributes(attr, Path(models_dir), device)
-        self.params_m = det["params_m"] + attr["params_m"]
+        self.params_m = round(det["params_m"] + attr["params_m"], 4)
 
     def find(self, image: np.ndarray, name: str) -> list[tuple[Box, str]]:
         """(box, shape) pairs matching a name such as 'circle' or 'small red objects'."""

@@ -22,17 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_nets import CANVAS, META_FILE, MODELS_DIR, letterbox, resize
+from .evaluate import best_threshold, evaluate_all
+from .onnx_nets import CANVAS, META_FILE, MODELS_DIR, Detector, letterbox, resize, session
 from .scenes import COLORS, SHAPES, SIZE, Scene, SceneObject, make_scene, rows_of
 
 NONE = "none"  # the crop classifier's 'no object' shape
 SPECS = {
-    "det-small": dict(net="detector", input_size=64, widths=(8, 12, 16, 24), depth=1, epochs=10),
-    "det-large": dict(net="detector", input_size=128, widths=(16, 32, 64, 128), depth=2, epochs=9),
-    "attr-small": dict(net="attributes", input_size=32, widths=(8, 12, 16), epochs=6),
-    "attr-large": dict(net="attributes", input_size=32, widths=(24, 48, 96), epochs=6),
+    "det-small": dict(net="detector", input_size=64, widths=(12, 16, 32, 48), depth=1, epochs=12),
+    "det-large": dict(net="detector", input_size=128, widths=(16, 32, 64, 128), depth=2, epochs=5),
+    "attr-small": dict(net="attributes", input_size=32, widths=(8, 12, 16), epochs=4),
+    "attr-large": dict(net="attributes", input_size=32, widths=(16, 32, 64), epochs=4),
 }
-N_SCENES = 6000
+N_SCENES = 4000
+N_VALIDATION = 200  # scenes to calibrate each detector's threshold on
+HARD_SKEW = 0.7  # difficulty = uniform ** HARD_SKEW: more hard scenes than easy ones
 LETTERBOX_P = 0.2
 BATCH = 32
 
@@ -62,11 +65,11 @@ def crop_scene(scene: Scene, rng: np.random.Generator) -> Scene:
 
 
 def training_scenes(seed: int, n: int) -> list[Scene]:
-    """`n` scenes with difficulty uniform in [0, 1]; a fraction are letterboxed crops."""
+    """`n` scenes, difficulty skewed towards hard; a fraction are letterboxed crops."""
     rng = np.random.default_rng(seed)
     scenes = []
     for _ in range(n):
-        scene = make_scene(rng, float(rng.uniform()))
+        scene = make_scene(rng, float(rng.uniform() ** HARD_SKEW))
         scenes.append(crop_scene(scene, rng) if rng.random() < LETTERBOX_P else scene)
     return scenes
 
@@ -133,20 +136,20 @@ def _focal(logits, gt):
     return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1.0)
 
 
-def _fit(name, model, n, batch_loss, epochs, seed):
+def _fit(name, model, n, batch_loss, epochs, seed, batch=BATCH):
     """Adam with cosine decay over shuffled mini-batches; one progress line per epoch."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    steps = epochs * math.ceil(n / BATCH)
+    steps = epochs * math.ceil(n / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps, pct_start=0.15)
     t0 = time.time()
     for epoch in range(epochs):
         model.train()
         order, total = torch.randperm(n, generator=gen), 0.0
-        for i in range(0, n, BATCH):
-            idx = order[i : i + BATCH]
+        for i in range(0, n, batch):
+            idx = order[i : i + batch]
             flip = bool(torch.rand((), generator=gen) < 0.5)
             loss = batch_loss(idx, flip)
             opt.zero_grad()
@@ -206,7 +209,7 @@ def train_attributes(name: str, spec: dict, crops, shapes, colors, seed: int):
         ls, lc = model(x.flip(-1) if flip else x)
         return F.cross_entropy(ls, ys[idx]) + F.cross_entropy(lc, yc[idx], ignore_index=-100)
 
-    return _fit(name, model, len(crops), batch_loss, spec["epochs"], seed)
+    return _fit(name, model, len(crops), batch_loss, spec["epochs"], seed, batch=2 * BATCH)
 
 
 def export(model, path: Path, input_name: str, shape: tuple, outputs: list[str]) -> None:
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=MODELS_DIR)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=float, default=1.0, help="shrink data and epochs (smoke runs)")
-    ap.add_argument("--eval-scenes", type=int, default=300)
+    ap.add_argument("--eval-scenes", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1 is fastest on a shared 2-core machine)")
     args = ap.parse_args(argv)
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     scenes = training_scenes(args.seed, max(64, int(N_SCENES * args.scale)))
     crops, shapes, colors = crop_examples(scenes, args.seed + 1)
+    vrng = np.random.default_rng(args.seed + 5000)
+    validation = [make_scene(vrng, float(vrng.uniform())) for _ in range(N_VALIDATION)]
     print(f"data: {len(scenes)} scenes, {len(crops)} crops ({time.time() - t0:.0f}s)", flush=True)
     meta = {"canvas": CANVAS, "shapes": list(SHAPES), "colors": list(COLORS), "seed": args.seed,
             "torch": torch.__version__, "nets": {}}
@@ -248,7 +253,12 @@ def main(argv: list[str] | None = None) -> dict:
             model = train_detector(name, spec, scenes, args.seed + 10 + i)
             s = spec["input_size"]
             export(model, args.out / f"{name}.onnx", "image", (1, 3, s, s), ["heads"])
-            entry = {"classes": list(SHAPES), "stride": model.stride, "threshold": 0.3}
+            session.cache_clear()
+            entry = {"classes": list(SHAPES), "stride": model.stride}
+            entry["threshold"] = best_threshold(Detector({"file": f"{name}.onnx", **spec, **entry},
+                                                         args.out), validation)
+            print(f"[{name}] threshold {entry['threshold']} (best count accuracy on "
+                  f"{len(validation)} validation scenes)", flush=True)
         else:
             model = train_attributes(name, spec, crops, shapes, colors, args.seed + 10 + i)
             export(model, args.out / f"{name}.onnx", "crop", (1, 3, 32, 32), ["shape", "color"])
@@ -259,9 +269,8 @@ def main(argv: list[str] | None = None) -> dict:
                               "epochs": spec["epochs"], **entry}
     meta["train_seconds"] = round(time.time() - t0, 1)
     (args.out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-    from .evaluate import evaluate_all
-
-    meta["metrics"] = evaluate_all(args.out, n=args.eval_scenes, seed=10_000 + args.seed)
+    meta["metrics"] = evaluate_all(args.out, n=args.eval_scenes, seed=10_000 + args.seed,
+                                   program_items=max(10, 3 * args.eval_scenes // 2))
     meta["total_seconds"] = round(time.time() - t0, 1)
     (args.out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     print(json.dumps(meta["metrics"], indent=1))

@@ -13,6 +13,8 @@ gradient statistics behind Thompson sampling).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Working resolution: images are area-resampled to WORK x WORK before anything else.
@@ -94,6 +96,13 @@ def _grid_mean(a: np.ndarray) -> np.ndarray:
     return _POOL @ a @ _POOL.T
 
 
+def _mean_std(a: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation through one dot product (np.std is 3x slower here)."""
+    flat = a.ravel()
+    mean = float(flat.mean())
+    return mean, math.sqrt(max(float(flat @ flat) / flat.size - mean * mean, 0.0))
+
+
 _TAN_22_5 = np.float32(np.tan(np.pi / 8))
 
 
@@ -130,10 +139,9 @@ def image_features(image: np.ndarray) -> np.ndarray:
     hist = np.sqrt(hist / codes.size) * 4.0
 
     sat = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
-    stats = np.array(
-        [(gray.mean() - 0.5) * 2.0, gray.std() * 4.0, sat.mean() * 2.0, sat.std() * 4.0],
-        dtype=np.float32,
-    )
+    g_mean, g_std = _mean_std(gray)
+    s_mean, s_std = _mean_std(sat)
+    stats = np.array([(g_mean - 0.5) * 2.0, g_std * 4.0, s_mean * 2.0, s_std * 4.0], dtype=np.float32)
 
     gx = np.zeros_like(gray)
     gy = np.zeros_like(gray)
@@ -142,8 +150,7 @@ def image_features(image: np.ndarray) -> np.ndarray:
     mag = np.sqrt(gx * gx + gy * gy)
     edge_layout = _grid_mean(mag).ravel() * 8.0
     orient = _orientation_histogram(gx, gy, mag)
-    counts = np.bincount(np.searchsorted(_THRESH, mag.ravel()), minlength=len(_THRESH) + 1)
-    density = (counts[::-1].cumsum()[::-1][1:] / mag.size).astype(np.float32) * 2.0
+    density = np.array([np.count_nonzero(mag > t) for t in _THRESH], dtype=np.float32) * (2.0 / mag.size)
 
     # non-overlapping FxF patches: a stride-F random conv, a reshape instead of an im2col
     f = _FILTER

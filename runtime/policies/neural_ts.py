@@ -37,25 +37,35 @@ class NeuralTS:
         d, h = settings.input_dim, settings.hidden_size
         self.arms = arms
         self.s = settings
-        self.p = {
-            "w1": (rng.standard_normal((h, d)) * np.sqrt(2.0 / d)).astype(_F),  # He init
-            "b1": np.zeros(h, _F),
-            # small output layer: the prior mean starts near 0 for every arm, so early
-            # choices are driven by the exploration noise and by costs, not by init luck
-            "w2": (rng.standard_normal((arms, h)) * (0.1 / np.sqrt(h))).astype(_F),
-            "b2": np.zeros(arms, _F),
-        }
-        lam = _F(settings.reg_lambda)
-        self.u = {k: np.full(v.shape, lam, _F) for k, v in self.p.items()}
-        self.inv_u = {k: 1.0 / v for k, v in self.u.items()}
-        self.m = {k: np.zeros_like(v) for k, v in self.p.items()}
-        self.v = {k: np.zeros_like(v) for k, v in self.p.items()}
+        shapes = {"w1": (h, d), "b1": (h,), "w2": (arms, h), "b2": (arms,)}
+        # every per-parameter quantity lives in one flat vector with named views, so that
+        # AdamW and the U update are a handful of whole-vector ops, not four of each
+        self._shapes = shapes
+        size = sum(int(np.prod(sh)) for sh in shapes.values())
+        self.flat = {g: np.zeros(size, _F) for g in ("p", "u", "inv_u", "m", "v", "grad")}
+        self.p, self.u, self.inv_u, self.m, self.v, self.grad = (
+            self._views(self.flat[g]) for g in ("p", "u", "inv_u", "m", "v", "grad")
+        )
+        self.p["w1"][...] = rng.standard_normal((h, d)) * np.sqrt(2.0 / d)  # He init
+        # small output layer: the prior mean starts near 0 for every arm, so early
+        # choices are driven by the exploration noise and by costs, not by init luck
+        self.p["w2"][...] = rng.standard_normal((arms, h)) * (0.1 / np.sqrt(h))
+        self.flat["u"][...] = settings.reg_lambda
+        np.divide(1.0, self.flat["u"], out=self.flat["inv_u"])
         self.steps = 0
         self.xs = np.zeros((settings.window, d), _F)
         self.arms_seen = np.zeros(settings.window, np.int64)
         self.ys = np.zeros(settings.window, _F)
         self.seen = 0  # observations ever recorded
         self.since_train = 0
+
+    def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        out, start = {}, 0
+        for k in _PARAMS:
+            n = int(np.prod(self._shapes[k]))
+            out[k] = flat[start : start + n].reshape(self._shapes[k])
+            start += n
+        return out
 
     # -- choosing ---------------------------------------------------------------------
     def _hidden(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,8 +105,7 @@ class NeuralTS:
         self.u["b1"] += back2
         self.u["w2"][arm] += h * h
         self.u["b2"][arm] += 1.0
-        for k in _PARAMS:
-            np.divide(1.0, self.u[k], out=self.inv_u[k])
+        np.divide(1.0, self.flat["u"], out=self.flat["inv_u"])
 
         slot = self.seen % self.s.window
         self.xs[slot], self.arms_seen[slot], self.ys[slot] = x, arm, target
@@ -135,43 +144,45 @@ class NeuralTS:
             d_out[rows, arm] -= y
             d_out /= len(arm)
         d_h = (d_out @ p["w2"]) * mask
-        grads = {"w2": d_out.T @ h, "b2": d_out.sum(0), "w1": d_h.T @ x, "b1": d_h.sum(0)}
-        self._adamw(grads)
+        g = self.grad
+        np.matmul(d_out.T, h, out=g["w2"])
+        np.sum(d_out, axis=0, out=g["b2"])
+        np.matmul(d_h.T, x, out=g["w1"])
+        np.sum(d_h, axis=0, out=g["b1"])
+        self._adamw()
 
-    def _adamw(self, grads: dict[str, np.ndarray]) -> None:
+    def _adamw(self) -> None:
+        """One AdamW step (torch's formula) on the flat parameter vector."""
         self.steps += 1
         lr, wd = self.s.lr, self.s.weight_decay
         c1 = 1.0 - _BETA1**self.steps
         c2 = 1.0 - _BETA2**self.steps
-        for k in _PARAMS:
-            g = grads[k].astype(_F, copy=False)
-            self.m[k] *= _BETA1
-            self.m[k] += (1.0 - _BETA1) * g
-            self.v[k] *= _BETA2
-            self.v[k] += (1.0 - _BETA2) * (g * g)
-            self.p[k] *= _F(1.0 - lr * wd)  # decoupled weight decay
-            self.p[k] -= _F(lr / c1) * self.m[k] / (np.sqrt(self.v[k] / c2) + _EPS)
+        theta, m, v, g = (self.flat[k] for k in ("p", "m", "v", "grad"))
+        m *= _BETA1
+        m += _F(1.0 - _BETA1) * g
+        v *= _BETA2
+        v += _F(1.0 - _BETA2) * (g * g)
+        theta *= _F(1.0 - lr * wd)  # decoupled weight decay
+        denom = np.sqrt(v * _F(1.0 / c2))
+        denom += _F(_EPS)
+        theta -= _F(lr / c1) * m / denom
 
     # -- persistence ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Deep copies of every array and counter."""
-        out: dict[str, Any] = {"steps": self.steps, "seen": self.seen, "since": self.since_train}
-        for group in ("p", "u", "m", "v"):
-            out[group] = {k: a.copy() for k, a in getattr(self, group).items()}
-        out["buffer"] = (self.xs.copy(), self.arms_seen.copy(), self.ys.copy())
-        return out
+        """Copies of every array and counter (the inverse of U is recomputed on load)."""
+        state: dict[str, Any] = {"steps": self.steps, "seen": self.seen, "since": self.since_train}
+        state.update({g: self.flat[g].copy() for g in ("p", "u", "m", "v")})
+        state["buffer"] = (self.xs.copy(), self.arms_seen.copy(), self.ys.copy())
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for group in ("p", "u", "m", "v"):
-            mine = getattr(self, group)
-            for k in _PARAMS:
-                if state[group][k].shape != mine[k].shape:
-                    raise ValueError(
-                        f"state has {group}.{k} of shape {state[group][k].shape}, "
-                        f"this model has {mine[k].shape}"
-                    )
-                mine[k] = state[group][k].astype(_F, copy=True)
-        self.inv_u = {k: 1.0 / v for k, v in self.u.items()}
+        for g in ("p", "u", "m", "v"):
+            if state[g].shape != self.flat[g].shape:
+                raise ValueError(
+                    f"state has {g} of {state[g].size} values, this model has {self.flat[g].size}"
+                )
+            np.copyto(self.flat[g], state[g])  # in place: the named views stay valid
+        np.divide(1.0, self.flat["u"], out=self.flat["inv_u"])
         xs, arms, ys = state["buffer"]
         self.xs, self.arms_seen, self.ys = xs.copy(), arms.copy(), ys.copy()
         self.steps, self.seen, self.since_train = state["steps"], state["seen"], state["since"]
