@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
@@ -102,18 +103,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--paper-inputs", type=int, default=3, help="timed inputs for the paper policy")
     ap.add_argument("--sites", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per numpy policy and N")
+    ap.add_argument("--torch-threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--policies", nargs="+", default=["structured", "joint", "query-level", "paper"])
     args = ap.parse_args(argv)
 
+    # other processes on the machine skew these figures: print the load they ran under
+    print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
     images = _images(64)
     feats, feat_mean = feature_time(images, 2000)
     print(f"features per 256x256 image: mean {np.mean(feats) * 1e3:.3f} ms, p99 {np.percentile(feats, 99) * 1e3:.3f} ms")
-    try:
+    if "paper" in args.policies:
         import torch
 
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         print(f"torch threads: {torch.get_num_threads()}")
-    except ImportError:
-        pass
     print()
     print(f"{'policy':12} {'N':>3} | {'decision/site ms':>17} | {'amortized/site':>14} | {'update/input ms':>17}")
     print(f"{'':12} {'':>3} | {'mean':>8} {'p99':>8} | {'mean ms':>14} | {'mean':>8} {'p99':>8}")
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
                 est = step * steps * n / s.retrain_every
                 print(f"{'':12} {'':>3}   retraining (estimated): {step * 1e3:.0f} ms/step x {steps} steps "
                       f"x {n} sites / {s.retrain_every} inputs = {est * 1e3:.0f} ms/input")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def _syntax_error(source: str, e: Exception) -> Diagnostic:
 def locate(c: Compilation) -> Compilation:
     from .positions import Positions
 
-    c.positions = Positions(c.module)
+    c.positions = Positions(c.module, c.source)
     return c
 
 

@@ -67,15 +67,32 @@ class _PositionState(CodegenState):
         return _Syntactic(self, node, start_node, end_node)
 
 
-class Positions:
-    """Maps CST nodes of one module to their `CodeRange`. Keep the module alive."""
+def codegen_positions(module: cst.Module) -> dict[int, tuple[int, int, int, int]]:
+    state = _PositionState(module)
+    module._codegen(state)
+    return state.positions
 
-    def __init__(self, module: cst.Module):
-        state = _PositionState(module)
-        module._codegen(state)
+
+class Positions:
+    """Maps CST nodes of one module to their `CodeRange`. Keep the module alive.
+
+    Ranges come from `fastpos` (CPython's ast, paired with the CST) when it covers the
+    node, else from code generation, computed once for the whole module on the first
+    miss so that all ranges of a module come from one source.
+    """
+
+    def __init__(self, module: cst.Module, source: str | None = None, fast: bool = True):
+        from .fastpos import ast_positions
+
         self._module = module  # ids are only valid while the nodes live
-        self._pos = state.positions
+        self._pos = ast_positions(source, module) if fast and source is not None else None
+        self.fast = self._pos is not None
+        if self._pos is None:
+            self._pos = codegen_positions(module)
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         p = self._pos.get(id(node))
+        if p is None and self.fast:
+            self._pos, self.fast = codegen_positions(self._module), False
+            p = self._pos.get(id(node))
         return CodeRange(*p) if p else CodeRange(1, 0, 1, 0)

@@ -80,11 +80,11 @@ class RegionLowering(LoweringBase):
             self.bind_target(comp.target, item, T.elem(t), scoped=True)
             for cond in comp.ifs:
                 c, _ = self.expr(cond.test)
-                b = self.emit(Op.BRANCH, "if", cond, (c,))
+                b = self.emit(Op.BRANCH, "if", cond.test, (c,))
                 self.flow.guard += ((b, True),)
             if comp.inner_for_in is not None:
                 inner, elt_type = self.comprehension(node, kind, comp.inner_for_in, produce)
-                self.emit(Op.OUTPUT, "extend", comp.inner_for_in, (inner,))
+                self.emit(Op.OUTPUT, "extend", node, (inner,))
             else:
                 for name, v, vt in produce():
                     self.emit(Op.OUTPUT, name, node, (v,))

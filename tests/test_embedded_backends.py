@@ -24,7 +24,8 @@ def _iou(a: Box, b) -> float:
     ix = max(0, min(a.right, b[2]) - max(a.left, b[0]))
     iy = max(0, min(a.upper, b[3]) - max(a.lower, b[1]))
     inter = ix * iy
-    return inter / ((a.right - a.left) * (a.upper - a.lower) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+    area_a = (a.right - a.left) * (a.upper - a.lower)
+    return inter / (area_a + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _square_on_top() -> np.ndarray:
@@ -140,7 +141,8 @@ def test_as_rgb_uint8():
 
 def test_depth_heuristic_bigger_is_nearer(pools):
     depth = pools.pool("depth")[0]
-    assert depth.depth(np.zeros((40, 40, 3), np.uint8)) < depth.depth(np.zeros((12, 12, 3), np.uint8))
+    near, far = np.zeros((40, 40, 3), np.uint8), np.zeros((12, 12, 3), np.uint8)
+    assert depth.depth(near) < depth.depth(far)
 
 
 @pytest.mark.parametrize("question", ["red_circle", "square_color"])

@@ -149,7 +149,8 @@ class _EmbeddedBackend(Backend):
                  device: str | None = None, name: str | None = None, cost: float | None = None):
         self.vision = Vision(size, models_dir, device)
         self.size = size
-        super().__init__(name or f"{self.prefix}-{size}", self.vision.params_m if cost is None else cost)
+        cost = self.vision.params_m if cost is None else cost
+        super().__init__(name or f"{self.prefix}-{size}", cost)
 
 
 class EmbeddedDetection(_EmbeddedBackend):

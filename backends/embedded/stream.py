@@ -27,8 +27,10 @@ class Question:
 
 
 QUESTIONS = {
-    "red_circle": Question("Is there a red circle?", "examples/shapes/red_circle.py", ("yes", "no")),
-    "square_color": Question("What color is the square?", "examples/shapes/square_color.py", COLORS),
+    "red_circle": Question(
+        "Is there a red circle?", "examples/shapes/red_circle.py", ("yes", "no")),
+    "square_color": Question(
+        "What color is the square?", "examples/shapes/square_color.py", COLORS),
 }
 
 

@@ -58,6 +58,7 @@ class NeuralTS:
         self.ys = np.zeros(settings.window, _F)
         self.seen = 0  # observations ever recorded
         self.since_train = 0
+        self._w2_sq: np.ndarray | None = None  # W2**2, cached between trainings
 
     def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         out, start = {}, 0
@@ -82,9 +83,11 @@ class NeuralTS:
         """(f(x), sigma(x)) for every arm, sigma from the diagonal gradient statistics."""
         h, mask = self._hidden(x)
         f = self.p["w2"] @ h + self.p["b2"]
-        back = self.p["w2"] * mask  # d f_a / d z, one row per arm
-        per_hidden = self.inv_u["w1"] @ (x * x) + self.inv_u["b1"]
-        s2 = (back * back) @ per_hidden + self.inv_u["w2"] @ (h * h) + self.inv_u["b2"]
+        if self._w2_sq is None:
+            self._w2_sq = self.p["w2"] * self.p["w2"]
+        # d f_a / d z = W2[a] * mask, and mask**2 = mask: fold the mask into the vector
+        per_hidden = (self.inv_u["w1"] @ (x * x) + self.inv_u["b1"]) * mask
+        s2 = self._w2_sq @ per_hidden + self.inv_u["w2"] @ (h * h) + self.inv_u["b2"]
         # the paper clamps sigma^2 at 1e-6 before the square root
         return f, np.sqrt(np.maximum(self.s.reg_lambda * s2, 1e-6))
 
@@ -105,7 +108,11 @@ class NeuralTS:
         self.u["b1"] += back2
         self.u["w2"][arm] += h * h
         self.u["b2"][arm] += 1.0
-        np.divide(1.0, self.flat["u"], out=self.flat["inv_u"])
+        # refresh 1/U where U changed only: the other arms' output rows are untouched
+        for k in ("w1", "b1"):
+            np.divide(1.0, self.u[k], out=self.inv_u[k])
+        self.inv_u["w2"][arm] = 1.0 / self.u["w2"][arm]
+        self.inv_u["b2"][arm] = 1.0 / self.u["b2"][arm]
 
         slot = self.seen % self.s.window
         self.xs[slot], self.arms_seen[slot], self.ys[slot] = x, arm, target
@@ -124,6 +131,7 @@ class NeuralTS:
             for start in range(0, n, bs):
                 idx = order[start : start + bs]
                 self._step(self.xs[idx], self.arms_seen[idx], self.ys[idx])
+        self._w2_sq = None
 
     def _step(self, x: np.ndarray, arm: np.ndarray, y: np.ndarray) -> None:
         p = self.p
@@ -183,6 +191,7 @@ class NeuralTS:
                 )
             np.copyto(self.flat[g], state[g])  # in place: the named views stay valid
         np.divide(1.0, self.flat["u"], out=self.flat["inv_u"])
+        self._w2_sq = None
         xs, arms, ys = state["buffer"]
         self.xs, self.arms_seen, self.ys = xs.copy(), arms.copy(), ys.copy()
         self.steps, self.seen, self.since_train = state["steps"], state["seen"], state["since"]
