@@ -51,7 +51,8 @@ def feature_time(images: list[np.ndarray], reps: int) -> tuple[list[float], floa
     return out, float(np.mean(out))
 
 
-def run_policy(name: str, n_sites: int, inputs: int, images: list[np.ndarray], warmup: int, budget_s: float):
+def run_policy(name: str, n_sites: int, inputs: int, images: list[np.ndarray], warmup: int,
+               budget_s: float):
     """Time up to `inputs` inputs after `warmup`, stopping after `budget_s` seconds (but
     never before 20 timed inputs); returns (decision/site list, update list, policy)."""
     sites = [Site(f"s{i}", "vqa", COSTS) for i in range(n_sites)]
@@ -97,10 +98,21 @@ def paper_train_step(policy, batch: int) -> float:
     return min(times)
 
 
+def _paper_retraining(policy, n_sites: int) -> str:
+    s = policy.settings
+    step = paper_train_step(policy, s.batch_size)
+    steps = s.epochs * math.ceil(s.retrain_every / s.batch_size)
+    est = step * steps * n_sites / s.retrain_every
+    return (
+        f"{'':16} retraining (estimated): {step * 1e3:.0f} ms/step x {steps} steps "
+        f"x {n_sites} sites / {s.retrain_every} inputs = {est * 1e3:.0f} ms/input"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", type=int, default=400, help="timed inputs per numpy policy")
-    ap.add_argument("--paper-inputs", type=int, default=3, help="timed inputs for the paper policy")
+    ap.add_argument("--paper-inputs", type=int, default=3, help="timed inputs, paper policy")
     ap.add_argument("--sites", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per numpy policy and N")
     ap.add_argument("--torch-threads", type=int, default=None, help="torch intra-op threads")
@@ -111,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
     images = _images(64)
     feats, feat_mean = feature_time(images, 2000)
-    print(f"features per 256x256 image: mean {np.mean(feats) * 1e3:.3f} ms, p99 {np.percentile(feats, 99) * 1e3:.3f} ms")
+    print(f"features per 256x256 image (ms): {_stats_ms(feats)}  (mean, p99)")
     if "paper" in args.policies:
         import torch
 
@@ -119,25 +131,21 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_num_threads(args.torch_threads)
         print(f"torch threads: {torch.get_num_threads()}")
     print()
-    print(f"{'policy':12} {'N':>3} | {'decision/site ms':>17} | {'amortized/site':>14} | {'update/input ms':>17}")
+    print(f"{'policy':12} {'N':>3} | {'decision/site ms':>17} | {'amortized/site':>14} | "
+          f"{'update/input ms':>17}")
     print(f"{'':12} {'':>3} | {'mean':>8} {'p99':>8} | {'mean ms':>14} | {'mean':>8} {'p99':>8}")
     for name in args.policies:
+        paper = name == "paper"
         for n in args.sites:
-            paper = name == "paper"
-            inputs = args.paper_inputs if paper else args.inputs
             decide, update, policy = run_policy(
-                name, n, inputs, images, warmup=1 if paper else 50, budget_s=math.inf if paper else args.budget
+                name, n, args.paper_inputs if paper else args.inputs, images,
+                warmup=1 if paper else 50, budget_s=math.inf if paper else args.budget,
             )
             amort = np.mean(decide) + (0.0 if paper else feat_mean / n)
-            print(f"{name:12} {n:>3} | {_stats_ms(decide)} | {amort * 1e3:14.3f} | {_stats_ms(update)}"
-                  f"   ({len(decide)} inputs)")
+            print(f"{name:12} {n:>3} | {_stats_ms(decide)} | {amort * 1e3:14.3f} | "
+                  f"{_stats_ms(update)}   ({len(decide)} inputs)")
             if paper:
-                s = policy.settings
-                step = paper_train_step(policy, s.batch_size)
-                steps = s.epochs * math.ceil(s.retrain_every / s.batch_size)
-                est = step * steps * n / s.retrain_every
-                print(f"{'':12} {'':>3}   retraining (estimated): {step * 1e3:.0f} ms/step x {steps} steps "
-                      f"x {n} sites / {s.retrain_every} inputs = {est * 1e3:.0f} ms/input")
+                print(_paper_retraining(policy, n))
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -22,6 +22,9 @@ def add_runtime_commands(sub) -> None:
     r.add_argument("--policy", default="structured", help="routing policy (see --list-policies); default structured")
     r.add_argument("--cost-weight", type=float, default=0.0, metavar="L",
                    help="lambda: reward = task reward - L * cost (default 0)")
+    r.add_argument("--reward", choices=("auto", "binary", "open-form"), default="auto",
+                   help="task reward: binary (TP +1000, FN -100, TN +1, FP -100), open-form (+100 right, "
+                        "-100 wrong), or auto: binary when the label is yes/no (default)")
     r.add_argument("--backends", metavar="CONFIG", help="backend configuration JSON (default: the embedded models)")
     r.add_argument("--resume", action="store_true", help="continue the last run of this program/policy/stream")
     r.add_argument("--db", default=DEFAULT_DB, help=f"run database (default {DEFAULT_DB})")
@@ -40,11 +43,15 @@ def add_runtime_commands(sub) -> None:
         description="Generates a synthetic image stream, then serves examples/shapes/red_circle.py on it "
                     "with the embedded default models, under the learned policy and under the static "
                     "baselines, and prints a comparison.")
-    d.add_argument("--n", type=int, default=300, help="stream length (default 300)")
+    d.add_argument("--n", type=int, default=600, help="stream length (default 600)")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     d.add_argument("--program", help="program file (default: examples/shapes/red_circle.py)")
     d.add_argument("--policies", default="structured,static-cheapest,static-largest")
-    d.add_argument("--cost-weight", type=float, default=0.5)
+    d.add_argument("--cost-weight", type=float, default=30.0,
+                   help="lambda per M parameters (default 30: the embedded models are small)")
+    d.add_argument("--reward", choices=("auto", "binary", "open-form"), default="open-form",
+                   help="task reward (default open-form: the binary reward's +1000/+1 for right yes/no "
+                        "answers buries the routing signal under label noise on short streams)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
@@ -72,9 +79,9 @@ def build_policy(name: str, sites, cost_weight: float, seed: int):
     lambda and the policy's must agree: it learns the task part of the reward)."""
     import dataclasses
 
-    from fmprog.runtime.policies import _SETTINGS, make_policy
+    from fmprog.runtime.policies import SETTINGS_CLASSES, make_policy
 
-    cls = _SETTINGS.get(name)
+    cls = SETTINGS_CLASSES.get(name)
     settings = None
     if cls is not None and "cost_weight" in {f.name for f in dataclasses.fields(cls)}:
         settings = cls(cost_weight=cost_weight)
@@ -90,7 +97,7 @@ def serve(graph, source_id: str, items, pools, args, db: str, progress: bool):
     sites = sites_of(graph, pools)
     policy = build_policy(args.policy, sites, args.cost_weight, args.seed)
     store = Store(db)
-    settings = json.dumps({"cost_weight": args.cost_weight, "seed": args.seed})
+    settings = json.dumps({"cost_weight": args.cost_weight, "seed": args.seed, "reward": args.reward})
     inputs = hashlib.sha256("\n".join(f"{i.key}={i.label}" for i in items).encode()).hexdigest()
     run_id, start = None, 0
     if getattr(args, "resume", False):
@@ -106,7 +113,7 @@ def serve(graph, source_id: str, items, pools, args, db: str, progress: bool):
                                backends=[[b.name, b.kind, b.cost] for p in pools.by_kind.values() for b in p],
                                inputs=inputs)
     config = StreamConfig(cost_weight=args.cost_weight, checkpoint_every=getattr(args, "checkpoint_every", 1),
-                          backend_timeout=getattr(args, "backend_timeout", 60.0))
+                          backend_timeout=getattr(args, "backend_timeout", 60.0), reward=args.reward)
     stream = Stream(graph, pools, policy, store, run_id, config)
     for _ in stream.run(items, start=start, progress=progress):
         pass
@@ -187,7 +194,7 @@ def cmd_demo(args) -> int:
         _, rows = serve(c.graph, c.graph.meta["source_sha256"], items, pools, args, str(out / "runs.sqlite"),
                         progress=not args.no_progress)
         results[name], summaries[name] = rows, summarise(rows)
-    print(f"\n{program.name} on {len(items)} images (cost weight {args.cost_weight}):")
+    print(f"\n{program.name} on {len(items)} images (cost weight {args.cost_weight}, {args.reward} reward):")
     print(f"{'policy':18s} {'accuracy':>9s} {'avg cost':>9s} {'vs largest':>10s}")
     for name, s in summaries.items():
         print(f"{name:18s} {s['accuracy']!s:>9s} {s['avg_cost']!s:>9s} {s['cost_vs_largest']!s:>10s}")

@@ -102,6 +102,7 @@ class StreamConfig:
     backend_timeout: float | None = 60.0
     time_limit: float = 60.0
     max_iterations: int = 10_000
+    reward: str = "auto"  # binary | open-form | auto (binary when the label is yes/no)
 
 
 class Stream:
@@ -145,11 +146,15 @@ class Stream:
             row.update(error_kind="ImageError", error=f"cannot read {item.path.name}: {e}")
             row["seconds"] = time.perf_counter() - t0
             return row
-        episode = self.policy.begin(self.features(image))
+        inputs = {"image": image, "query": item.query, "possible_answers": item.possible_answers or []}
+        context = image if getattr(self.policy, "wants_image", False) else self.features(image)
+        if getattr(self.policy, "needs_evaluator", False):
+            episode = self.policy.begin(context, evaluate=self.evaluator(inputs, item.label))
+        else:
+            episode = self.policy.begin(context)
         trace: Trace = self.interp.start(episode)
         try:
-            answer = self.interp.run({"image": image, "query": item.query,
-                                      "possible_answers": item.possible_answers or []})
+            answer = self.interp.run(inputs)
             row["answer"] = _jsonable(answer)
         except ProgramError as e:
             trace.error = e.to_json()
@@ -165,12 +170,30 @@ class Stream:
         row["seconds"] = time.perf_counter() - t0
         return row
 
+    def evaluator(self, inputs: dict, label: str | None):
+        """For the oracle: run the program under a full assignment -> (correct, cost)."""
+        from .policies.static import FixedAssignment
+
+        def evaluate(assignment: dict[str, int]) -> tuple[bool, float]:
+            policy = FixedAssignment(list(self.policy.sites.values()), assignment)
+            interp = RoutedInterpreter(self.graph, self.pools, policy, backend_timeout=self.config.backend_timeout,
+                                       max_iterations=self.config.max_iterations, time_limit=self.config.time_limit)
+            trace = interp.start(policy.begin(np.zeros(1)))
+            try:
+                answer = interp.run(dict(inputs))
+            except ProgramError:
+                return False, trace.cost
+            return label is not None and normalise(answer) == normalise(label), trace.cost
+
+        return evaluate
+
     def learn(self, episode, answer, label: str, cost: float) -> dict:
         from .policies.rewards import binary_reward, open_form_reward, reward
 
         predicted, truth = normalise(answer), normalise(label)
         correct = predicted == truth
-        if truth in ("yes", "no"):
+        kind = self.config.reward
+        if kind == "binary" or (kind == "auto" and truth in ("yes", "no")):
             task = binary_reward(predicted == "yes", truth == "yes")
         else:
             task = open_form_reward(correct)

@@ -159,6 +159,18 @@ def test_choice_is_stable_within_an_episode():
 
 # -- save / restore ---------------------------------------------------------------------
 
+
+@pytest.fixture
+def one_torch_thread():
+    """The paper policy's tiny test nets gain nothing from threads, and on a busy 2-core
+    machine torch's spinning worker threads slow them down tenfold."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 _SMALL_PAPER = PaperSettings(image_size=64, width=4, retrain_every=3, batch_size=2, epochs=1)
 
 
@@ -189,7 +201,7 @@ def _drive(policy, images, start: int, n: int) -> list[tuple[int, ...]]:
 
 
 @pytest.mark.parametrize("name", [*POLICY_NAMES, "static:1"])
-def test_restored_policy_makes_the_same_next_decisions(name):
+def test_restored_policy_makes_the_same_next_decisions(name, one_torch_thread):
     images, _ = make_stream(7, n_images=8)
     steps = 4 if name == "paper" else 30
     original = make_policy(name, SITES, _settings_for(name), seed=5)
@@ -211,7 +223,7 @@ def test_load_state_dict_rejects_other_sites():
 # -- the paper's configuration ----------------------------------------------------------
 
 
-def test_paper_policy_updates_only_fired_sites_and_caches_task_reward():
+def test_paper_policy_updates_only_fired_sites_and_caches_task_reward(one_torch_thread):
     policy = make_policy("paper", SITES, _SMALL_PAPER, seed=0)
     before = {k: [p.detach().clone() for p in net.parameters()] for k, net in policy.nets.items()}
     images, _ = make_stream(1, n_images=4)
@@ -301,7 +313,7 @@ def test_oracle_without_evaluator_says_what_it_needs():
         _choices(policy)
 
 
-def test_every_registered_name_builds():
+def test_every_registered_name_builds(one_torch_thread):
     for name in POLICY_NAMES:
         settings = _SMALL_PAPER if name == "paper" else None
         assert make_policy(name, POOLS, settings).name == name

@@ -130,3 +130,41 @@ def test_kill_and_resume_lose_nothing(tmp_path):
     assert [r["seq"] for r in resumed] == list(range(40))
     key = ("item", "answer", "correct", "cost", "reward")
     assert [tuple(r[k] for k in key) for r in resumed] == [tuple(r[k] for k in key) for r in straight]
+
+
+def test_oracle_is_at_least_as_right_as_any_static_policy_and_cheaper_than_largest(tmp_path):
+    images = make_stream(tmp_path, 16)
+    items = load_items(str(images), str(tmp_path / "labels.jsonl"))
+    graph = compile_source(PROGRAM).graph
+    pools = Pools(fake_pools())
+    results = {}
+    for name in ("static-cheapest", "static-largest", "oracle"):
+        store = Store(tmp_path / f"{name}.sqlite")
+        run = store.new_run(program_sha256="x", policy=name, settings="{}", inputs="i")
+        policy = build_policy(name, sites_of(graph, pools), cost_weight=0.1, seed=0)
+        list(Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1)).run(items, progress=False))
+        results[name] = summarise(store.items(run))
+    oracle = results["oracle"]
+    assert oracle["accuracy"] >= max(results["static-cheapest"]["accuracy"], results["static-largest"]["accuracy"])
+    assert oracle["avg_cost"] <= results["static-largest"]["avg_cost"]
+
+
+def test_paper_policy_gets_the_raw_image(tmp_path):
+    import torch
+
+    torch.set_num_threads(1)
+    rows, stored = serve_with(tmp_path, "paper", n=3)
+    assert [r["error_kind"] for r in stored] == [None, None, None]
+    assert all(r["reward"] is not None for r in stored)
+
+
+def serve_with(tmp_path, name, n):
+    images = make_stream(tmp_path, n)
+    items = load_items(str(images), str(tmp_path / "labels.jsonl"))
+    graph = compile_source(PROGRAM).graph
+    pools = Pools(fake_pools())
+    store = Store(tmp_path / "runs.sqlite")
+    run = store.new_run(program_sha256="x", policy=name, settings="{}", inputs="i")
+    policy = build_policy(name, sites_of(graph, pools), cost_weight=0.1, seed=0)
+    rows = list(Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1)).run(items, progress=False))
+    return rows, store.items(run)

@@ -53,13 +53,21 @@ POLICY_NAMES = (
     "paper",
 )
 
-_SETTINGS = {
+_LEARNED = {
+    "structured": StructuredPolicy,
+    "joint": JointPolicy,
+    "query-level": QueryLevelPolicy,
+    "oracle": OraclePolicy,
+}
+#: The settings class of each policy that takes settings (the others take none).
+SETTINGS_CLASSES = {
     "structured": StructuredSettings,
     "joint": JointSettings,
     "query-level": QueryLevelSettings,
     "oracle": OracleSettings,
     "paper": PaperSettings,
 }
+_SETTINGS = SETTINGS_CLASSES  # older name, still imported by runtime/cli.py
 
 
 def _check_sites(sites: list[Site]) -> None:
@@ -73,8 +81,11 @@ def _check_sites(sites: list[Site]) -> None:
         if site.arms < 1:
             raise ValueError(f"site {site.id!r} has no backends")
         for c in site.costs:
-            if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c < 0:
-                raise ValueError(f"site {site.id!r} has an invalid cost {c!r}: costs must be finite and >= 0")
+            number = isinstance(c, (int, float)) and not isinstance(c, bool)
+            if not number or not math.isfinite(c) or c < 0:
+                raise ValueError(
+                    f"site {site.id!r} has an invalid cost {c!r}: costs must be finite and >= 0"
+                )
 
 
 def _static_backend(name: str) -> str | int | None:
@@ -83,7 +94,9 @@ def _static_backend(name: str) -> str | int | None:
     if name.startswith("static:"):
         index = name.removeprefix("static:")
         if not index.isdigit():
-            raise ValueError(f"static policy index must be a non-negative integer, got {index!r} in {name!r}")
+            raise ValueError(
+                f"static policy index must be a non-negative integer, got {index!r} in {name!r}"
+            )
         return int(index)
     return None
 
@@ -104,21 +117,22 @@ def make_policy(name: str, sites: list[Site], settings: object = None, seed: int
         if name == "random":
             return RandomPolicy(sites, seed)
         return StaticPolicy(sites, StaticSettings(backend), seed)
-    if name not in _SETTINGS:
-        raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)}, static:<index>")
-    expected = _SETTINGS[name]
+    if name not in SETTINGS_CLASSES:
+        known = ", ".join(POLICY_NAMES)
+        raise ValueError(f"unknown policy {name!r}; known: {known}, static:<index>")
+    expected = SETTINGS_CLASSES[name]
     if settings is not None and type(settings) is not expected:
         raise TypeError(f"policy {name!r} takes {expected.__name__}, got {type(settings).__name__}")
     if name == "paper":
         from .paper import PaperPolicy  # imports torch
 
         return PaperPolicy(sites, settings, seed)
-    cls = {"structured": StructuredPolicy, "joint": JointPolicy, "query-level": QueryLevelPolicy, "oracle": OraclePolicy}[name]
-    return cls(sites, settings, seed)
+    return _LEARNED[name](sites, settings, seed)
 
 
 __all__ = [
     "POLICY_NAMES",
+    "SETTINGS_CLASSES",
     "Episode",
     "Policy",
     "Site",

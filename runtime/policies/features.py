@@ -55,9 +55,8 @@ _FILTERS = _make_filters()
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise ValueError(
-            f"image must be a uint8 numpy array, got {getattr(image, 'dtype', type(image).__name__)}"
-        )
+        got = getattr(image, "dtype", type(image).__name__)
+        raise ValueError(f"image must be a uint8 numpy array, got {got}")
     if image.ndim == 2:
         return image[:, :, None].repeat(3, axis=2)
     if image.ndim == 3 and image.shape[2] in (3, 4):
@@ -141,7 +140,9 @@ def image_features(image: np.ndarray) -> np.ndarray:
     sat = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
     g_mean, g_std = _mean_std(gray)
     s_mean, s_std = _mean_std(sat)
-    stats = np.array([(g_mean - 0.5) * 2.0, g_std * 4.0, s_mean * 2.0, s_std * 4.0], dtype=np.float32)
+    stats = np.array(
+        [(g_mean - 0.5) * 2.0, g_std * 4.0, s_mean * 2.0, s_std * 4.0], dtype=np.float32
+    )
 
     gx = np.zeros_like(gray)
     gy = np.zeros_like(gray)
@@ -150,7 +151,8 @@ def image_features(image: np.ndarray) -> np.ndarray:
     mag = np.sqrt(gx * gx + gy * gy)
     edge_layout = _grid_mean(mag).ravel() * 8.0
     orient = _orientation_histogram(gx, gy, mag)
-    density = np.array([np.count_nonzero(mag > t) for t in _THRESH], dtype=np.float32) * (2.0 / mag.size)
+    density = np.array([np.count_nonzero(mag > t) for t in _THRESH], dtype=np.float32)
+    density *= 2.0 / mag.size
 
     # non-overlapping FxF patches: a stride-F random conv, a reshape instead of an im2col
     f = _FILTER

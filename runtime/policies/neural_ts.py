@@ -74,11 +74,6 @@ class NeuralTS:
         mask = (z > 0).astype(_F)
         return z * mask, mask
 
-    def mean(self, x: np.ndarray) -> np.ndarray:
-        """f(x): the predicted (scaled) task reward or logit of every arm."""
-        h, _ = self._hidden(x)
-        return self.p["w2"] @ h + self.p["b2"]
-
     def sigma(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(f(x), sigma(x)) for every arm, sigma from the diagonal gradient statistics."""
         h, mask = self._hidden(x)

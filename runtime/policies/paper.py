@@ -25,14 +25,21 @@ from .settings import PaperSettings
 _IMAGE, _GRADS = "paper_image", "paper_grads"  # episode.extra keys
 
 
+def _size(net) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
 class PaperPolicy(Policy):
     """Per-site ResNet-18 REINFORCE routers with gradient Thompson sampling.
 
-    `begin` takes the raw (H, W, 3) uint8 image. `update` expects the full reward
-    ``task - settings.cost_weight * episode.cost(sites)``; the task part is learned.
+    `begin` takes the raw (H, W, 3) uint8 image (`wants_image`: a runtime that passes
+    feature vectors to other policies must pass this one the image). `update` expects the
+    full reward ``task - settings.cost_weight * episode.cost(sites)``; the task part is
+    learned.
     """
 
     name = "paper"
+    wants_image = True  # begin() needs the raw image, not the shared feature vector
 
     def __init__(self, sites: list[Site], settings: PaperSettings | None = None, seed: int = 0):
         import torch
@@ -50,12 +57,14 @@ class PaperPolicy(Policy):
             k: torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
             for k, net in self.nets.items()
         }
+        # the diagonal of Z: one entry per parameter, starting at lambda
         self.u = {
-            k: torch.full((sum(p.numel() for p in net.parameters()),), s.reg_lambda, device=self.device)
+            k: torch.full((_size(net),), s.reg_lambda, device=self.device)
             for k, net in self.nets.items()
         }
         self.cache: dict[str, list[tuple[np.ndarray, int, float]]] = {k: [] for k in self.nets}
-        self.penalty = {site.id: np.asarray(site.costs) * s.cost_weight / s.reward_scale for site in sites}
+        scale = s.cost_weight / s.reward_scale
+        self.penalty = {site.id: np.asarray(site.costs) * scale for site in sites}
         self.inputs = 0  # updates so far; training happens every retrain_every of them
 
     # -- choosing ---------------------------------------------------------------------
@@ -65,11 +74,15 @@ class PaperPolicy(Policy):
         image = np.asarray(features)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(
-                f"the paper policy takes the raw (H, W, 3) uint8 image, got {image.dtype} {image.shape}"
+                "the paper policy takes the raw (H, W, 3) uint8 image, "
+                f"got {image.dtype} {image.shape}"
             )
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float() / 255.0
         size = self.settings.image_size
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        # torchvision's Resize on tensors: bilinear with antialiasing
+        x = torch.nn.functional.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
         x = x.to(self.device)
         episode = Episode(features=x[0].cpu().numpy())
         episode.extra[_IMAGE], episode.extra[_GRADS] = x, {}
@@ -84,7 +97,8 @@ class PaperPolicy(Policy):
             net.zero_grad()
             out[a].backward(retain_graph=a < site.arms - 1)
             g = self.torch.cat([p.grad.flatten() for p in net.parameters()])
-            sigma2 = self.torch.clamp(s.reg_lambda * self.torch.sum(g * g / self.u[site.id]), min=1e-6)
+            sigma2 = s.reg_lambda * self.torch.sum(g * g / self.u[site.id])
+            sigma2 = self.torch.clamp(sigma2, min=1e-6)
             noise = self.rng.standard_normal() * s.nu * float(self.torch.sqrt(sigma2))
             draws.append(float(means[a]) + noise - self.penalty[site.id][a])
             grads.append(g)
@@ -129,7 +143,10 @@ class PaperPolicy(Policy):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["inputs"] = self.inputs
-        state["nets"] = {k: {n: t.detach().cpu().clone() for n, t in net.state_dict().items()} for k, net in self.nets.items()}
+        state["nets"] = {
+            k: {n: t.detach().cpu().clone() for n, t in net.state_dict().items()}
+            for k, net in self.nets.items()
+        }
         state["opts"] = {k: copy.deepcopy(opt.state_dict()) for k, opt in self.opts.items()}
         state["u"] = {k: u.detach().cpu().clone() for k, u in self.u.items()}
         state["cache"] = {k: [(x.copy(), a, r) for x, a, r in c] for k, c in self.cache.items()}
@@ -137,7 +154,9 @@ class PaperPolicy(Policy):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if set(state["nets"]) != set(self.nets):
-            raise ValueError(f"state is for sites {sorted(state['nets'])}, this policy has {sorted(self.nets)}")
+            raise ValueError(
+                f"state is for sites {sorted(state['nets'])}, this policy has {sorted(self.nets)}"
+            )
         super().load_state_dict(state)
         self.inputs = state["inputs"]
         for k, net in self.nets.items():

@@ -30,5 +30,7 @@ class QueryLevelPolicy(AssignmentBandit):
 
     name = "query-level"
 
-    def __init__(self, sites: list[Site], settings: QueryLevelSettings | None = None, seed: int = 0):
+    def __init__(
+        self, sites: list[Site], settings: QueryLevelSettings | None = None, seed: int = 0
+    ):
         super().__init__(sites, tier_table(sites), settings or QueryLevelSettings(), seed)

@@ -13,7 +13,7 @@ the paper: 3750 for a 3.75B model) and the result is subtracted from task reward
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from .features import FEATURE_DIM
 
@@ -79,7 +79,8 @@ class NeuralTSSettings:
     the arms chosen so far, then subtract cost_weight * cost_a / reward_scale.
     """
 
-    cost_weight: float = 0.003  # lambda in reward = task - lambda * cost (middle of the paper's sweep)
+    # lambda in reward = task - lambda * cost; 0.003 is the middle of the paper's sweep
+    cost_weight: float = 0.003
     reg_lambda: float = 1e-3  # lambda of Z = lambda*I + sum g g^T (the paper's `lambd`)
     nu: float = 1.0  # exploration scale, in units of reward_scale
     hidden_size: int = 64
@@ -150,9 +151,10 @@ class PaperSettings:
     """The paper's configuration: a ResNet-18 per site on the raw image.
 
     Defaults are the paper's: lambda 1e-4, nu 0.1, AdamW lr 1e-3 (torch's default weight
-    decay 0.01), retrained every 64 fired inputs for 5 epochs of batch 16 on the inputs
-    since the last retraining, images resized to 256x256, REINFORCE on raw rewards
-    (reward_scale 1). `width` is the stem width (64 in ResNet-18); smaller is for tests.
+    decay 0.01), every site retrained every 64 inputs for 5 epochs of batch 16 on the
+    inputs where it fired since the last retraining, images resized to 256x256, REINFORCE
+    on raw rewards (reward_scale 1). `width` is the stem width (64 in ResNet-18); smaller
+    is for tests. The paper sweeps cost_weight over 0.001-0.005.
     """
 
     cost_weight: float = 0.003
@@ -185,8 +187,3 @@ class PaperSettings:
         _check_int(owner, "width", self.width, 1)
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"{owner}.device must be a non-empty string, got {self.device!r}")
-
-
-def describe(settings: object) -> dict[str, object]:
-    """A settings object as a plain dict (for logs and run records)."""
-    return {f.name: getattr(settings, f.name) for f in fields(settings)}

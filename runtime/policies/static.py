@@ -32,3 +32,16 @@ class StaticPolicy(Policy):
         if b == "largest":
             return site.arms - 1
         return b
+
+
+class FixedAssignment(Policy):
+    """A given backend index per site (the oracle's evaluator runs the program under one)."""
+
+    name = "fixed"
+
+    def __init__(self, sites: list[Site], assignment: dict[str, int]):
+        super().__init__(sites, 0)
+        self.assignment = dict(assignment)
+
+    def _choose(self, episode: Episode, site: Site) -> int:
+        return self.assignment[site.id]

@@ -30,7 +30,9 @@ class StructuredPolicy(Policy):
 
     name = "structured"
 
-    def __init__(self, sites: list[Site], settings: StructuredSettings | None = None, seed: int = 0):
+    def __init__(
+        self, sites: list[Site], settings: StructuredSettings | None = None, seed: int = 0
+    ):
         super().__init__(sites, seed)
         self.settings = settings or StructuredSettings()
         s = self.settings
@@ -55,7 +57,8 @@ class StructuredPolicy(Policy):
         target = task / s.reward_scale
         # sorted: the training shuffles draw from the shared rng in a fixed order
         for site_id in sorted(episode.fired):
-            self.models[site_id].observe(episode.features, episode.choices[site_id], target, self.rng)
+            arm = episode.choices[site_id]
+            self.models[site_id].observe(episode.features, arm, target, self.rng)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -65,7 +68,8 @@ class StructuredPolicy(Policy):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if set(state["models"]) != set(self.models):
             raise ValueError(
-                f"state is for sites {sorted(state['models'])}, this policy has {sorted(self.models)}"
+                f"state is for sites {sorted(state['models'])}, "
+                f"this policy has {sorted(self.models)}"
             )
         super().load_state_dict(state)
         for k, m in self.models.items():
