@@ -192,7 +192,7 @@ def cmd_demo(args) -> int:
         args.policy = name
         print(f"serving {program.name} with policy {name} ...", file=sys.stderr)
         _, rows = serve(c.graph, c.graph.meta["source_sha256"], items, pools, args, str(out / "runs.sqlite"),
-                        progress=not args.no_progress)
+                        progress=not args.no_progress and sys.stderr.isatty())
         results[name], summaries[name] = rows, summarise(rows)
     print(f"\n{program.name} on {len(items)} images (cost weight {args.cost_weight}, {args.reward} reward):")
     print(f"{'policy':18s} {'accuracy':>9s} {'avg cost':>9s} {'vs largest':>10s}")

@@ -122,7 +122,7 @@ class Stream:
     def run(self, items: list[Item], start: int = 0, progress: bool = True) -> Iterator[dict]:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(items), initial=start, disable=not progress, unit="img", dynamic_ncols=True)
+        bar = tqdm(total=len(items), initial=start, disable=not progress, unit="img", dynamic_ncols=True, mininterval=0.5)
         correct = seen = 0
         for seq in range(start, len(items)):
             row = self.step(items[seq])
