@@ -115,9 +115,13 @@ class Stream:
         self.graph, self.pools, self.policy, self.store, self.run_id = graph, pools, policy, store, run_id
         self.config = config
         self.features = features or image_features
-        self.interp = RoutedInterpreter(graph, pools, policy, backend_timeout=config.backend_timeout,
-                                        max_iterations=config.max_iterations, time_limit=config.time_limit)
+        self.interp = self.interpreter(policy)
         self.largest = {n.meta["site"]: pools.pool(n.meta["kind"])[-1].cost for n in graph.neural_sites()}
+
+    def interpreter(self, policy: Policy) -> RoutedInterpreter:
+        c = self.config
+        return RoutedInterpreter(self.graph, self.pools, policy, backend_timeout=c.backend_timeout,
+                                 max_iterations=c.max_iterations, time_limit=c.time_limit)
 
     def run(self, items: list[Item], start: int = 0, progress: bool = True) -> Iterator[dict]:
         from tqdm import tqdm
@@ -176,8 +180,7 @@ class Stream:
 
         def evaluate(assignment: dict[str, int]) -> tuple[bool, float]:
             policy = FixedAssignment(list(self.policy.sites.values()), assignment)
-            interp = RoutedInterpreter(self.graph, self.pools, policy, backend_timeout=self.config.backend_timeout,
-                                       max_iterations=self.config.max_iterations, time_limit=self.config.time_limit)
+            interp = self.interpreter(policy)
             trace = interp.start(policy.begin(np.zeros(1)))
             try:
                 answer = interp.run(dict(inputs))

@@ -47,13 +47,14 @@ def make_stream(tmp_path: Path, n: int, corrupt=(), unlabeled=()) -> Path:
     return d
 
 
-def serve(tmp_path, pools, n=12, **kw):
-    images = make_stream(tmp_path, n, **kw)
+def serve(tmp_path, pools, n=12, name="structured", db="runs.sqlite", images=None, **kw):
+    """Serve PROGRAM over a fresh stream (or `images`); (rows yielded, rows stored)."""
+    images = images or make_stream(tmp_path, n, **kw)
     items = load_items(str(images), str(tmp_path / "labels.jsonl"))
     graph = compile_source(PROGRAM).graph
-    policy = build_policy("structured", sites_of(graph, pools), cost_weight=0.1, seed=0)
-    store = Store(tmp_path / "runs.sqlite")
-    run = store.new_run(program_sha256="x", policy="structured", settings="{}", inputs="i")
+    policy = build_policy(name, sites_of(graph, pools), cost_weight=0.1, seed=0)
+    store = Store(tmp_path / db)
+    run = store.new_run(program_sha256="x", policy=name, settings="{}", inputs="i")
     stream = Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1, backend_timeout=0.5))
     rows = list(stream.run(items, progress=False))
     return rows, store.items(run)
@@ -134,16 +135,10 @@ def test_kill_and_resume_lose_nothing(tmp_path):
 
 def test_oracle_is_at_least_as_right_as_any_static_policy_and_cheaper_than_largest(tmp_path):
     images = make_stream(tmp_path, 16)
-    items = load_items(str(images), str(tmp_path / "labels.jsonl"))
-    graph = compile_source(PROGRAM).graph
-    pools = Pools(fake_pools())
     results = {}
     for name in ("static-cheapest", "static-largest", "oracle"):
-        store = Store(tmp_path / f"{name}.sqlite")
-        run = store.new_run(program_sha256="x", policy=name, settings="{}", inputs="i")
-        policy = build_policy(name, sites_of(graph, pools), cost_weight=0.1, seed=0)
-        list(Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1)).run(items, progress=False))
-        results[name] = summarise(store.items(run))
+        _, stored = serve(tmp_path, Pools(fake_pools()), name=name, db=f"{name}.sqlite", images=images)
+        results[name] = summarise(stored)
     oracle = results["oracle"]
     assert oracle["accuracy"] >= max(results["static-cheapest"]["accuracy"], results["static-largest"]["accuracy"])
     assert oracle["avg_cost"] <= results["static-largest"]["avg_cost"]
@@ -153,18 +148,7 @@ def test_paper_policy_gets_the_raw_image(tmp_path):
     import torch
 
     torch.set_num_threads(1)
-    rows, stored = serve_with(tmp_path, "paper", n=3)
+    rows, stored = serve(tmp_path, Pools(fake_pools()), n=3, name="paper")
     assert [r["error_kind"] for r in stored] == [None, None, None]
     assert all(r["reward"] is not None for r in stored)
 
-
-def serve_with(tmp_path, name, n):
-    images = make_stream(tmp_path, n)
-    items = load_items(str(images), str(tmp_path / "labels.jsonl"))
-    graph = compile_source(PROGRAM).graph
-    pools = Pools(fake_pools())
-    store = Store(tmp_path / "runs.sqlite")
-    run = store.new_run(program_sha256="x", policy=name, settings="{}", inputs="i")
-    policy = build_policy(name, sites_of(graph, pools), cost_weight=0.1, seed=0)
-    rows = list(Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1)).run(items, progress=False))
-    return rows, store.items(run)
