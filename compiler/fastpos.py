@@ -211,7 +211,11 @@ class Pairing:
         for o, ao in zip(operands, a.values):
             self.expr(o, ao)
         for inner in chain[1:]:  # `a and b` inside `a and b and c`: from its left to its right
-            self.out[id(inner)] = self.out[id(_leftmost(inner))][:2] + self.out[id(inner.right)][2:]
+            left, right = _leftmost(inner), inner.right
+            line, col = self.out[id(left)][:2]
+            end_line, end_col = self.out[id(right)][2:]
+            # the operands' own parentheses belong to this span (one character each)
+            self.out[id(inner)] = (line, col - len(left.lpar), end_line, end_col + len(right.rpar))
 
     def e_Comparison(self, c, a):
         self.expr(c.left, a.left)
