@@ -54,7 +54,9 @@ def test_fast_ranges_equal_codegen_ranges():
                 assert Positions.__getitem__(p, node) == tuple(slow[id(node)]), (src, node)
                 checked += 1
             fast += p.fast
-    assert checked > 20_000 and fast > 700
+    assert checked > 300  # the goldens and the tricky programs alone
+    if CORPUS.exists():
+        assert checked > 20_000 and fast > 700
 
 
 def test_codegen_ranges_equal_position_provider():
