@@ -14,9 +14,9 @@ import re
 import libcst as cst
 
 from . import types as T
-from .expr import ExprLowering
+from .expr import ExprLowering, _binop_type
 from .ir import Op
-from .scope import Binding, Frame, assigned_names, refused_bindings, target_names
+from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
 
 ENTRY = re.compile(r"execute_command(_\w+)?$")
 INPUTS = {"image": T.IMAGE, "possible_answers": "list[str]", "query": T.STR}
@@ -199,8 +199,6 @@ class Lowerer(ExprLowering):
             return
         cur, t = self.expr(target)
         v, tv = self.expr(small.value)
-        from .expr import _binop_type
-
         rt = _binop_type(op, t, tv)
         if rt is None:
             self.report("type-error", small, detail=(
@@ -291,9 +289,7 @@ class Lowerer(ExprLowering):
         self.loop(stmt, "while", (), None)
 
     def loop(self, stmt, kind: str, iter_args: tuple, item_type: str | None) -> None:
-        names = assigned_names(stmt.body.body if not isinstance(stmt.body, cst.SimpleStatementSuite) else [])
-        if isinstance(stmt.body, cst.SimpleStatementSuite):
-            names = assigned_names([cst.SimpleStatementLine(stmt.body.body)])
+        names = suite_assigned_names(stmt.body)
         if kind == "for":
             target_names(stmt.target, names)
         carried = sorted(names)

@@ -42,14 +42,6 @@ class Frame:
     in_loop: bool = False
 
 
-def assigned_names(stmts) -> set[str]:
-    """Names a block of statements (re)binds, not counting comprehension/lambda scopes."""
-    names: set[str] = set()
-    for s in stmts:
-        _assigned_in(s, names)
-    return names
-
-
 def _assigned_in(node: cst.CSTNode, names: set[str]) -> None:
     if isinstance(node, cst.SimpleStatementLine):
         for small in node.body:
@@ -76,6 +68,13 @@ def _assigned_in(node: cst.CSTNode, names: set[str]) -> None:
         for alias in node.names:
             if isinstance(alias.name, cst.Name):
                 names.add(alias.name.value)
+
+
+def suite_assigned_names(suite: cst.BaseSuite) -> set[str]:
+    """Names an indented block or a one-line suite (re)binds."""
+    names: set[str] = set()
+    _assigned_block(suite, names)
+    return names
 
 
 def _assigned_block(block: cst.BaseSuite, names: set[str]) -> None:

@@ -42,7 +42,8 @@ class Interpreter:
             elif n.op is Op.INPUT and n.region is not None:
                 self.inputs_of.setdefault(n.region, {})[n.target] = n
         self.region_ids = {r: [n.id for n in self._all_members(r)] for r in self.members if r is not None}
-        self.impl = {n.id: ops.resolve(n, self) for n in graph.nodes if n.op is Op.PURE}
+        # any_path reads guards, not values: op_pure evaluates it itself
+        self.impl = {n.id: ops.resolve(n, self) for n in graph.nodes if n.op is Op.PURE and n.target != "any_path"}
         self.dispatch = {op: getattr(self, "op_" + op.value) for op in Op}
 
     def _all_members(self, region: int) -> list[Node]:

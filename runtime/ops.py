@@ -167,10 +167,7 @@ def resolve(node: Node, ctx=None) -> Callable:
         "module:math": lambda: None,
         "call_value": call_value,
         "dsl:ImagePatch": lambda *a, **k: ImagePatch(*a, **k, ctx=ctx),
-        "any_path": None,  # reads guards, not values: the interpreter evaluates it
     }
-    if t == "any_path":
-        return lambda: None
     fn = simple.get(t) or _prefixed(t, node)
     if fn is None:
         raise KeyError(f"no implementation for pure op {t!r}")
