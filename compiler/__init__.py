@@ -105,7 +105,7 @@ def lower(c: Compilation) -> Compilation:
     return c
 
 
-def lint(c: Compilation) -> Compilation:
+def lint_graph(c: Compilation) -> Compilation:
     c.graph.lint()
     return c
 
@@ -114,7 +114,7 @@ PASSES: list[tuple[str, Callable[[Compilation], Compilation]]] = [
     ("parse", parse),
     ("locate", locate),
     ("lower", lower),
-    ("lint", lint),
+    ("lint", lint_graph),
 ]
 
 

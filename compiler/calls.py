@@ -80,8 +80,7 @@ class CallLowering(RegionLowering):
         if problem:
             self.report("arity", node, detail=problem)
             return False
-        params = [p for p in sig.params if not p.star and not p.kwonly]
-        bound = list(zip(params, (t for _, t in pos)))
+        bound = list(zip(sig.shape[1], (t for _, t in pos)))
         by_name = {p.name: p for p in sig.params}
         bound += [(by_name[k], t) for k, (_, t) in kw if k in by_name]
         for p, t in bound:

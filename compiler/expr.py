@@ -27,28 +27,33 @@ CMPOPS = {
     cst.Is: "is", cst.IsNot: "is not",
 }
 ORDERING = {"<", "<=", ">", ">="}
+CONST_TYPES = {bool: T.BOOL, int: T.INT, float: T.FLOAT, str: T.STR, type(None): T.NONE}
 NAMED_CONSTS = {"True": (True, T.BOOL), "False": (False, T.BOOL), "None": (None, T.NONE)}
 
 
 class ExprLowering(CallLowering):
     def expr(self, node: cst.BaseExpression, hint: tuple[str, ...] = ()) -> Val:
-        method = getattr(self, "expr_" + type(node).__name__, None)
+        method = _dispatch(type(self), type(node))
         if method is None:
             return self.unsupported(node, _describe(node))
         if hint and isinstance(node, cst.Lambda):
             return self.expr_Lambda(node, hint)
-        return method(node)
+        return method(self, node)
 
     # -- atoms -------------------------------------------------------------------------
     def const(self, value, node: cst.CSTNode) -> Val:
-        t = {bool: T.BOOL, int: T.INT, float: T.FLOAT, str: T.STR, type(None): T.NONE}.get(type(value), T.ANY)
-        return self.emit(Op.CONST, "const", node, value=value), t
+        return self.emit(Op.CONST, "const", node, value=value), CONST_TYPES.get(type(value), T.ANY)
 
+    # int()/float() read Python's literal forms (0x1F, 1_000, 1e-3) directly; libcst's
+    # evaluated_value compiles each literal with ast.literal_eval, a large part of a compile.
     def expr_Integer(self, node: cst.Integer) -> Val:
-        return self.const(node.evaluated_value, node)
+        try:
+            return self.const(int(node.value, 0), node)
+        except ValueError:  # "007": Python refuses it too
+            return self.error("bad-literal", node, detail=f"invalid integer {node.value!r}")
 
     def expr_Float(self, node: cst.Float) -> Val:
-        return self.const(node.evaluated_value, node)
+        return self.const(float(node.value), node)
 
     def expr_SimpleString(self, node: cst.SimpleString) -> Val:
         raw = node.value
@@ -286,6 +291,17 @@ class ExprLowering(CallLowering):
 
     def expr_Call(self, node: cst.Call) -> Val:
         return self.call(node)
+
+
+_METHODS: dict[tuple[type, type], object] = {}
+
+
+def _dispatch(cls: type, node_type: type):
+    """`cls.expr_<NodeType>` (or None), looked up once per pair of classes."""
+    key = (cls, node_type)
+    if key not in _METHODS:
+        _METHODS[key] = getattr(cls, "expr_" + node_type.__name__, None)
+    return _METHODS[key]
 
 
 def _binop_type(op: str, a: str, b: str) -> str | None:

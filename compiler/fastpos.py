@@ -40,6 +40,9 @@ class Pairing:
         self.out: dict[int, tuple[int, int, int, int]] = {}
 
     def put(self, c: cst.CSTNode, a: ast.AST) -> None:
+        if self.col.ascii:  # bytes are characters: the common case, kept cheap
+            self.out[id(c)] = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+            return
         col = self.col
         self.out[id(c)] = (a.lineno, col(a.lineno, a.col_offset), a.end_lineno, col(a.end_lineno, a.end_col_offset))
 
@@ -150,9 +153,11 @@ class Pairing:
         if a is None:
             raise Mismatch("missing expression")
         self.put(c, a)
-        handler = getattr(self, "e_" + type(c).__name__, None)
+        handler = _HANDLERS.get(type(c), _MISSING)
+        if handler is _MISSING:
+            handler = _HANDLERS[type(c)] = getattr(Pairing, "e_" + type(c).__name__, None)
         if handler is not None:
-            handler(c, a)
+            handler(self, c, a)
 
     def e_Attribute(self, c, a):
         self.expr(c.value, a.value)
@@ -293,6 +298,10 @@ class Pairing:
             for p, v in zip(parts, values):
                 if a.lineno <= v.value.lineno <= a.end_lineno:
                     self.expr(p.expression, v.value)
+
+
+_HANDLERS: dict[type, object] = {}  # CST expression type -> Pairing.e_<type> or None
+_MISSING = object()
 
 
 def _leftmost(node: cst.CSTNode) -> cst.CSTNode:

@@ -154,7 +154,8 @@ class Graph:
             range: CodeRange = CodeRange(1, 0, 1, 0), **meta) -> Node:
         node = Node(len(self.nodes), op, target, tuple(args), tuple(kwargs), guard, region, range, meta)
         self.nodes.append(node)
-        self._nx = None
+        if self._nx is not None:
+            self._nx = None  # the networkx view is rebuilt on next use
         return node
 
     # -- views -----------------------------------------------------------------------

@@ -55,13 +55,16 @@ def lint(g: Graph) -> None:
             raise IRError(n, f"node id {n.id} at position {i}")
         if not isinstance(n.op, Op):
             raise IRError(n, f"unknown op {n.op!r}")
-        scopes.append(_scope(g, n, scopes))
-        for a in n.inputs():
-            _check_visible(g, n, a, scopes, "argument")
-        for b in _condition_branches(n):
-            _check_visible(g, n, b, scopes, "guard")
-            if g.nodes[b].op is not Op.BRANCH:
-                raise IRError(n, f"guard refers to %{b}, which is not a branch")
+        scope = _scope(g, n, scopes)
+        scopes.append(scope)
+        for a in n.args:
+            if not (0 <= a < i and scopes[a] <= scope):
+                _check_visible(g, n, a, scopes, "argument")  # raises with the reason
+        for _, a in n.kwargs:
+            if not (0 <= a < i and scopes[a] <= scope):
+                _check_visible(g, n, a, scopes, "argument")
+        if n.guard or n.op is Op.MERGE or n.target == "any_path":
+            _check_conditions(g, n, scopes)
         problem = RULES[n.op](n)
         if problem:
             raise IRError(n, problem)
@@ -74,6 +77,13 @@ def lint(g: Graph) -> None:
     outs = [n for n in g.nodes if n.op is Op.OUTPUT and n.region is None]
     if len(outs) != 1 or outs[0].target != "return":
         raise IRError(outs[0] if outs else None, "the program needs exactly one top-level return output")
+
+
+def _check_conditions(g: Graph, n: Node, scopes: list[frozenset]) -> None:
+    for b in _condition_branches(n):
+        _check_visible(g, n, b, scopes, "guard")
+        if g.nodes[b].op is not Op.BRANCH:
+            raise IRError(n, f"guard refers to %{b}, which is not a branch")
 
 
 def _condition_branches(n: Node):
@@ -89,9 +99,12 @@ def _condition_branches(n: Node):
             yield b
 
 
+_TOP: frozenset = frozenset()  # the scope of top-level nodes, shared
+
+
 def _scope(g: Graph, n: Node, scopes: list[frozenset]) -> frozenset:
     if n.region is None:
-        return frozenset()
+        return _TOP
     if not (0 <= n.region < n.id) or g.nodes[n.region].op not in REGIONS:
         raise IRError(n, f"region %{n.region} is not an earlier loop or lambda")
     return scopes[n.region] | {n.region}

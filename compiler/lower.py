@@ -364,4 +364,4 @@ class Lowerer(ExprLowering):
 
 def _always_true(test: cst.BaseExpression) -> bool:
     return (isinstance(test, cst.Name) and test.value == "True") or (
-        isinstance(test, cst.Integer) and test.evaluated_value != 0)
+        isinstance(test, cst.Integer) and int(test.value, 0) != 0)

@@ -73,6 +73,9 @@ def codegen_positions(module: cst.Module) -> dict[int, tuple[int, int, int, int]
     return state.positions
 
 
+_new_range = tuple.__new__  # CodeRange(*p) goes through a Python-level __new__: avoid it
+
+
 class Positions:
     """Maps CST nodes of one module to their `CodeRange`. Keep the module alive.
 
@@ -95,4 +98,4 @@ class Positions:
         if p is None and self.fast:
             self._pos, self.fast = codegen_positions(self._module), False
             p = self._pos.get(id(node))
-        return CodeRange(*p) if p else CodeRange(1, 0, 1, 0)
+        return _new_range(CodeRange, p) if p else CodeRange(1, 0, 1, 0)

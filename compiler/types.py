@@ -7,6 +7,8 @@ produces an error. Only facts that hold on every run become diagnostics.
 
 from __future__ import annotations
 
+import functools
+
 ANY, INT, FLOAT, BOOL, STR, NONE = "any", "int", "float", "bool", "str", "none"
 PATCH, IMAGE, DICT, TUPLE, SET = "patch", "image", "dict", "tuple", "set"
 MATH, PATCH_CLASS, LAMBDA, UNBOUND = "module:math", "class:ImagePatch", "lambda", "unbound"
@@ -39,6 +41,7 @@ def elem(t: str) -> str:
     return ANY
 
 
+@functools.lru_cache(maxsize=None)
 def from_annotation(text: str) -> str:
     """A type from a stub annotation (`list[ImagePatch]` -> `list[patch]`)."""
     if text.startswith("list[") and text.endswith("]"):

@@ -41,12 +41,16 @@ class Signature:
     def canonical(self) -> str:
         return self.alias or self.name
 
+    @functools.cached_property
+    def shape(self) -> tuple[tuple[Param, ...], tuple[Param, ...], bool, bool]:
+        """(named params, positional params, has *args, has **kwargs), computed once."""
+        named = tuple(p for p in self.params if not p.star)
+        return (named, tuple(p for p in named if not p.kwonly),
+                any(p.star == "*" for p in self.params), any(p.star == "**" for p in self.params))
+
     def bind_error(self, nargs: int, kwnames: tuple[str, ...]) -> str | None:
         """Why a call with `nargs` positionals and `kwnames` keywords cannot bind, or None."""
-        named = [p for p in self.params if not p.star]
-        positional = [p for p in named if not p.kwonly]
-        varargs = any(p.star == "*" for p in self.params)
-        varkw = any(p.star == "**" for p in self.params)
+        named, positional, varargs, varkw = self.shape
         if nargs > len(positional) and not varargs:
             return f"{self.name}() takes {_count(len(positional))}, got {nargs}"
         bound = {p.name for p in positional[:nargs]}
