@@ -19,6 +19,8 @@ import libcst as cst
 
 from .diagnostics import CodeRange, Diagnostic
 from .ir import Graph, IRError
+from .lower import Lowerer
+from .positions import Positions
 
 DEPTH_LIMIT = 6000
 
@@ -87,15 +89,11 @@ def _syntax_error(source: str, e: Exception) -> Diagnostic:
 
 
 def locate(c: Compilation) -> Compilation:
-    from .positions import Positions
-
     c.positions = Positions(c.module, c.source)
     return c
 
 
 def lower(c: Compilation) -> Compilation:
-    from .lower import Lowerer
-
     lowerer = Lowerer(c.module, c.source, c.positions)
     lowerer.lower_module()
     c.diagnostics += lowerer.diagnostics
@@ -138,7 +136,7 @@ def _run_passes(c: Compilation) -> Compilation:
         except Exception as e:  # a compiler bug must not reach the user as a traceback
             detail = f"{name}: {type(e).__name__}: {e}"
             c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=detail))
-        if any(d.is_error for d in c.diagnostics):
+        if c.diagnostics and any(d.is_error for d in c.diagnostics):
             c.graph = None
             break
     c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))

@@ -8,7 +8,7 @@ from fmprog.grammars import dsl as dsl_module
 
 from . import types as T
 from .diagnostics import CodeRange, Diagnostic, hint
-from .ir import Graph, Op
+from .ir import Graph, Node, Op
 from .positions import Positions
 from .scope import Flow, Frame
 
@@ -41,8 +41,12 @@ class LoweringBase:
 
     # -- emitting nodes ----------------------------------------------------------------
     def emit(self, op: Op, target: str, node: cst.CSTNode, args=(), kwargs=(), **meta) -> int:
-        return self.graph.add(op, target, args, kwargs, self.flow.guard, self.region,
-                              self.pos[node], **meta).id
+        # Graph.add's work, inlined: this runs for every node of every program compiled.
+        nodes = self.graph.nodes
+        nid = len(nodes)
+        nodes.append(Node(nid, op, target, tuple(args), tuple(kwargs), self.flow.guard, self.region,
+                          self.pos[node], meta))
+        return nid
 
     def placeholder(self, node: cst.CSTNode) -> tuple[int, str]:
         """A stand-in value after an error, so checking can go on; its type is ERROR, on

@@ -33,7 +33,7 @@ NAMED_CONSTS = {"True": (True, T.BOOL), "False": (False, T.BOOL), "None": (None,
 
 class ExprLowering(CallLowering):
     def expr(self, node: cst.BaseExpression, hint: tuple[str, ...] = ()) -> Val:
-        method = _dispatch(type(self), type(node))
+        method = _dispatch(type(self), "expr_", type(node))
         if method is None:
             return self.unsupported(node, _describe(node))
         if hint and isinstance(node, cst.Lambda):
@@ -293,15 +293,16 @@ class ExprLowering(CallLowering):
         return self.call(node)
 
 
-_METHODS: dict[tuple[type, type], object] = {}
+_METHODS: dict[tuple[type, str, type], object] = {}
 
 
-def _dispatch(cls: type, node_type: type):
-    """`cls.expr_<NodeType>` (or None), looked up once per pair of classes."""
-    key = (cls, node_type)
-    if key not in _METHODS:
-        _METHODS[key] = getattr(cls, "expr_" + node_type.__name__, None)
-    return _METHODS[key]
+def _dispatch(cls: type, prefix: str, node_type: type):
+    """`cls.<prefix><NodeType>` (or None), looked up once per class and node type."""
+    key = (cls, prefix, node_type)
+    method = _METHODS.get(key, _METHODS)
+    if method is _METHODS:
+        method = _METHODS[key] = getattr(cls, prefix + node_type.__name__, None)
+    return method
 
 
 def _binop_type(op: str, a: str, b: str) -> str | None:

@@ -12,6 +12,7 @@ the first such request. tests/test_positions.py checks both give the same starts
 from __future__ import annotations
 
 import ast
+import functools
 
 import libcst as cst
 
@@ -24,8 +25,12 @@ class _Columns:
     """ast columns are UTF-8 byte offsets; CodeRange columns are characters."""
 
     def __init__(self, source: str):
-        self.lines = source.splitlines(keepends=True)
+        self.source = source
         self.ascii = source.isascii()
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.source.splitlines(keepends=True)
 
     def __call__(self, line: int, byte_col: int) -> int:
         if self.ascii or line > len(self.lines):
@@ -75,9 +80,11 @@ class Pairing:
 
     def stmt(self, c: cst.CSTNode, a: ast.AST) -> None:
         self.put(c, a)
-        handler = getattr(self, "s_" + type(c).__name__, None)
+        handler = _HANDLERS.get(type(c), _MISSING)
+        if handler is _MISSING:
+            handler = _HANDLERS[type(c)] = getattr(Pairing, "s_" + type(c).__name__, None)
         if handler is not None:
-            handler(c, a)
+            handler(self, c, a)
 
     def s_Expr(self, c, a):
         self.expr(c.value, a.value)
@@ -133,10 +140,10 @@ class Pairing:
             self.suite(c.orelse.body, a.orelse)
 
     def s_FunctionDef(self, c, a):
-        line = self.col.lines[a.lineno - 1] if a.lineno <= len(self.col.lines) else ""
-        start = line.find(c.name.value, self.col(a.lineno, a.col_offset))
-        if start >= 0:
-            self.out[id(c.name)] = (a.lineno, start, a.lineno, start + len(c.name.value))
+        # the name follows `def` and its whitespace (on the same line: a line break there
+        # is a syntax error), so no need to read the line's text
+        start = self.col(a.lineno, a.col_offset) + 3 + len(c.whitespace_after_def.value)
+        self.out[id(c.name)] = (a.lineno, start, a.lineno, start + len(c.name.value))
         params = [*c.params.posonly_params, *c.params.params]
         aparams = [*a.args.posonlyargs, *a.args.args]
         if len(params) != len(aparams):
@@ -300,7 +307,7 @@ class Pairing:
                     self.expr(p.expression, v.value)
 
 
-_HANDLERS: dict[type, object] = {}  # CST expression type -> Pairing.e_<type> or None
+_HANDLERS: dict[type, object] = {}  # CST type -> Pairing.e_<type> / s_<type>, or None
 _MISSING = object()
 
 

@@ -50,6 +50,7 @@ def lint(g: Graph) -> None:
     """Raise IRError at the first node that breaks an invariant."""
     scopes: list[frozenset] = []  # scopes[i]: the regions node i lives in (its chain)
     sites: set[str] = set()
+    outs = []
     for i, n in enumerate(g.nodes):
         if n.id != i:
             raise IRError(n, f"node id {n.id} at position {i}")
@@ -65,16 +66,19 @@ def lint(g: Graph) -> None:
                 _check_visible(g, n, a, scopes, "argument")
         if n.guard or n.op is Op.MERGE or n.target == "any_path":
             _check_conditions(g, n, scopes)
-        problem = RULES[n.op](n)
-        if problem:
-            raise IRError(n, problem)
+        rule = RULES[n.op]
+        if rule is not _none:
+            problem = rule(n)
+            if problem:
+                raise IRError(n, problem)
         if n.op is Op.NEURAL:
             if n.meta["site"] in sites:
                 raise IRError(n, f"duplicate call site {n.meta['site']!r}")
             sites.add(n.meta["site"])
+        elif n.op is Op.OUTPUT and n.region is None:
+            outs.append(n)
         if n.range.line < 1:
             raise IRError(n, "node without a source range")
-    outs = [n for n in g.nodes if n.op is Op.OUTPUT and n.region is None]
     if len(outs) != 1 or outs[0].target != "return":
         raise IRError(outs[0] if outs else None, "the program needs exactly one top-level return output")
 

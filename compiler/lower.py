@@ -14,7 +14,7 @@ import re
 import libcst as cst
 
 from . import types as T
-from .expr import ExprLowering, _binop_type
+from .expr import ExprLowering, _binop_type, _dispatch
 from .ir import Op
 from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
 
@@ -131,9 +131,9 @@ class Lowerer(ExprLowering):
                 self.small(small)
             return
         kind = type(stmt).__name__
-        method = getattr(self, "stmt_" + kind, None)
+        method = _dispatch(type(self), "stmt_", type(stmt))
         if method is not None:
-            method(stmt)
+            method(self, stmt)
             return
         if kind in ("Try", "TryStar"):
             self.report("try-unsupported", stmt)
@@ -149,13 +149,13 @@ class Lowerer(ExprLowering):
 
     def small(self, small: cst.BaseSmallStatement) -> None:
         kind = type(small).__name__
-        method = getattr(self, "small_" + kind, None)
+        method = _dispatch(type(self), "small_", type(small))
         if method is None:
             self.unsupported(small, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
             if kind == "Raise":
                 self.alive = False  # the path ends here, as Python's would
         else:
-            method(small)
+            method(self, small)
 
     def branch(self, flow, suite_or_stmt) -> object:
         """Lower a block on `flow`; the flow that falls through, or None."""

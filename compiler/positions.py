@@ -95,7 +95,9 @@ class Positions:
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         p = self._pos.get(id(node))
-        if p is None and self.fast:
+        if p is not None:
+            return _new_range(CodeRange, p)
+        if self.fast:
             self._pos, self.fast = codegen_positions(self._module), False
             p = self._pos.get(id(node))
         return _new_range(CodeRange, p) if p else CodeRange(1, 0, 1, 0)
