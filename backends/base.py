@@ -13,7 +13,7 @@ so `lower` is the bottom edge; a box in array rows is rows [H-upper, H-lower).
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass
 from typing import Sequence
 

@@ -18,7 +18,7 @@ from typing import Callable
 import libcst as cst
 
 from .diagnostics import CodeRange, Diagnostic
-from .ir import Graph, IRError
+from .ir import Graph
 from .lower import Lowerer
 from .positions import Positions
 

@@ -9,7 +9,6 @@ tests only; fmprog itself never calls it.
 from __future__ import annotations
 
 import builtins as py
-import sys
 from typing import Any
 
 from fmprog.backends.base import Backend

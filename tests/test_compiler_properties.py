@@ -9,7 +9,6 @@ diagnostic, and when the program is ok its graph lints and survives the JSON rou
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -142,7 +141,7 @@ def statements(draw, depth: int = 0, in_loop: bool = False) -> list[str]:
         lambda: [f"if {e()}:", *block()] + (["else:", *block()] if draw(st.booleans()) else []),
         lambda: [f"if {e()}:", *block(), f"elif {e()}:", *block(), "else:", *block()],
         lambda: [f"for {draw(targets)} in {e()}:", *block(True)] + (["else:", *block()] if draw(st.booleans()) else []),
-        lambda: [f"for c in cats:", *block(True)],
+        lambda: ["for c in cats:", *block(True)],
         lambda: [f"while {e()}:", *block(True)],
         lambda: [f"if {e()}: return {e()}"],
         lambda: draw(st.sampled_from([["try:", "    pass", "except Exception:", "    pass"],
