@@ -11,6 +11,7 @@ import libcst as cst
 
 from . import types as T
 from .calls import CallLowering
+from .dispatch import method_for
 from .ir import Op
 
 Val = tuple[int, str]
@@ -33,7 +34,7 @@ NAMED_CONSTS = {"True": (True, T.BOOL), "False": (False, T.BOOL), "None": (None,
 
 class ExprLowering(CallLowering):
     def expr(self, node: cst.BaseExpression, hint: tuple[str, ...] = ()) -> Val:
-        method = _dispatch(type(self), "expr_", type(node))
+        method = method_for(type(self), "expr_", type(node))
         if method is None:
             return self.unsupported(node, _describe(node))
         if hint and isinstance(node, cst.Lambda):
@@ -291,18 +292,6 @@ class ExprLowering(CallLowering):
 
     def expr_Call(self, node: cst.Call) -> Val:
         return self.call(node)
-
-
-_METHODS: dict[tuple[type, str, type], object] = {}
-
-
-def _dispatch(cls: type, prefix: str, node_type: type):
-    """`cls.<prefix><NodeType>` (or None), looked up once per class and node type."""
-    key = (cls, prefix, node_type)
-    method = _METHODS.get(key, _METHODS)
-    if method is _METHODS:
-        method = _METHODS[key] = getattr(cls, prefix + node_type.__name__, None)
-    return method
 
 
 def _binop_type(op: str, a: str, b: str) -> str | None:

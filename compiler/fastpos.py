@@ -16,6 +16,8 @@ import functools
 
 import libcst as cst
 
+from .dispatch import method_for
+
 
 class Mismatch(Exception):
     """The two trees do not have the same shape here: use the slow path."""
@@ -80,9 +82,7 @@ class Pairing:
 
     def stmt(self, c: cst.CSTNode, a: ast.AST) -> None:
         self.put(c, a)
-        handler = _HANDLERS.get(type(c), _MISSING)
-        if handler is _MISSING:
-            handler = _HANDLERS[type(c)] = getattr(Pairing, "s_" + type(c).__name__, None)
+        handler = method_for(Pairing, "s_", type(c))
         if handler is not None:
             handler(self, c, a)
 
@@ -160,9 +160,7 @@ class Pairing:
         if a is None:
             raise Mismatch("missing expression")
         self.put(c, a)
-        handler = _HANDLERS.get(type(c), _MISSING)
-        if handler is _MISSING:
-            handler = _HANDLERS[type(c)] = getattr(Pairing, "e_" + type(c).__name__, None)
+        handler = method_for(Pairing, "e_", type(c))
         if handler is not None:
             handler(self, c, a)
 
@@ -305,10 +303,6 @@ class Pairing:
             for p, v in zip(parts, values):
                 if a.lineno <= v.value.lineno <= a.end_lineno:
                     self.expr(p.expression, v.value)
-
-
-_HANDLERS: dict[type, object] = {}  # CST type -> Pairing.e_<type> / s_<type>, or None
-_MISSING = object()
 
 
 def _leftmost(node: cst.CSTNode) -> cst.CSTNode:

@@ -14,7 +14,8 @@ import re
 import libcst as cst
 
 from . import types as T
-from .expr import ExprLowering, _binop_type, _dispatch
+from .dispatch import method_for
+from .expr import ExprLowering, _binop_type
 from .ir import Op
 from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
 
@@ -131,7 +132,7 @@ class Lowerer(ExprLowering):
                 self.small(small)
             return
         kind = type(stmt).__name__
-        method = _dispatch(type(self), "stmt_", type(stmt))
+        method = method_for(type(self), "stmt_", type(stmt))
         if method is not None:
             method(self, stmt)
             return
@@ -149,7 +150,7 @@ class Lowerer(ExprLowering):
 
     def small(self, small: cst.BaseSmallStatement) -> None:
         kind = type(small).__name__
-        method = _dispatch(type(self), "small_", type(small))
+        method = method_for(type(self), "small_", type(small))
         if method is None:
             self.unsupported(small, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
             if kind == "Raise":
