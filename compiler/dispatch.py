@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-_METHODS: dict[tuple[type, str, type], object] = {}
 
+class Dispatch:
+    """Finds `cls.<prefix><NodeType>` (a plain function, or None) once per class and node
+    type: the walks dispatch on every node they visit, so a lookup is two dict gets."""
 
-def method_for(cls: type, prefix: str, node_type: type):
-    """`cls.<prefix><NodeType>` (a plain function, or None), looked up once per
-    (class, prefix, node type): the walks dispatch on every node they visit."""
-    key = (cls, prefix, node_type)
-    method = _METHODS.get(key, _METHODS)
-    if method is _METHODS:
-        method = _METHODS[key] = getattr(cls, prefix + node_type.__name__, None)
-    return method
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.tables: dict[type, dict[type, object]] = {}
+
+    def __call__(self, cls: type, node_type: type):
+        table = self.tables.get(cls)
+        if table is None:
+            table = self.tables[cls] = {}
+        method = table.get(node_type, table)
+        if method is table:
+            method = table[node_type] = getattr(cls, self.prefix + node_type.__name__, None)
+        return method

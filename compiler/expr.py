@@ -11,7 +11,7 @@ import libcst as cst
 
 from . import types as T
 from .calls import CallLowering
-from .dispatch import method_for
+from .dispatch import Dispatch
 from .ir import Op
 
 Val = tuple[int, str]
@@ -29,12 +29,13 @@ CMPOPS = {
 }
 ORDERING = {"<", "<=", ">", ">="}
 CONST_TYPES = {bool: T.BOOL, int: T.INT, float: T.FLOAT, str: T.STR, type(None): T.NONE}
+_EXPR = Dispatch("expr_")
 NAMED_CONSTS = {"True": (True, T.BOOL), "False": (False, T.BOOL), "None": (None, T.NONE)}
 
 
 class ExprLowering(CallLowering):
     def expr(self, node: cst.BaseExpression, hint: tuple[str, ...] = ()) -> Val:
-        method = method_for(type(self), "expr_", type(node))
+        method = _EXPR(type(self), type(node))
         if method is None:
             return self.unsupported(node, _describe(node))
         if hint and isinstance(node, cst.Lambda):

@@ -16,7 +16,7 @@ import functools
 
 import libcst as cst
 
-from .dispatch import method_for
+from .dispatch import Dispatch
 
 
 class Mismatch(Exception):
@@ -82,7 +82,7 @@ class Pairing:
 
     def stmt(self, c: cst.CSTNode, a: ast.AST) -> None:
         self.put(c, a)
-        handler = method_for(Pairing, "s_", type(c))
+        handler = _STATEMENTS(Pairing, type(c))
         if handler is not None:
             handler(self, c, a)
 
@@ -160,7 +160,7 @@ class Pairing:
         if a is None:
             raise Mismatch("missing expression")
         self.put(c, a)
-        handler = method_for(Pairing, "e_", type(c))
+        handler = _EXPRESSIONS(Pairing, type(c))
         if handler is not None:
             handler(self, c, a)
 
@@ -303,6 +303,9 @@ class Pairing:
             for p, v in zip(parts, values):
                 if a.lineno <= v.value.lineno <= a.end_lineno:
                     self.expr(p.expression, v.value)
+
+
+_STATEMENTS, _EXPRESSIONS = Dispatch("s_"), Dispatch("e_")
 
 
 def _leftmost(node: cst.CSTNode) -> cst.CSTNode:

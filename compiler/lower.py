@@ -14,7 +14,7 @@ import re
 import libcst as cst
 
 from . import types as T
-from .dispatch import method_for
+from .dispatch import Dispatch
 from .expr import ExprLowering, _binop_type
 from .ir import Op
 from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
@@ -25,6 +25,7 @@ INPUTS = {"image": T.IMAGE, "possible_answers": "list[str]", "query": T.STR}
 HOOK_PARAMS = frozenset({"my_fig", "time_wait_between_lines", "syntax"})
 DSL_PARAMS = frozenset({"ImagePatch", "VideoSegment", "llm_query", "bool_to_yesno", "distance",
                         "best_image_match", "coerce_to_numeric", "to_numeric"})
+_STMT, _SMALL = Dispatch("stmt_"), Dispatch("small_")
 AUG = {
     cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
     cst.FloorDivideAssign: "//", cst.ModuloAssign: "%", cst.PowerAssign: "**",
@@ -132,7 +133,7 @@ class Lowerer(ExprLowering):
                 self.small(small)
             return
         kind = type(stmt).__name__
-        method = method_for(type(self), "stmt_", type(stmt))
+        method = _STMT(type(self), type(stmt))
         if method is not None:
             method(self, stmt)
             return
@@ -150,7 +151,7 @@ class Lowerer(ExprLowering):
 
     def small(self, small: cst.BaseSmallStatement) -> None:
         kind = type(small).__name__
-        method = method_for(type(self), "small_", type(small))
+        method = _SMALL(type(self), type(small))
         if method is None:
             self.unsupported(small, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
             if kind == "Raise":
