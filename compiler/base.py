@@ -8,6 +8,7 @@ from fmprog.grammars import dsl as dsl_module
 
 from . import types as T
 from .diagnostics import CodeRange, Diagnostic, hint
+from .dispatch import MethodTable
 from .ir import Graph, Node, Op
 from .positions import Positions
 from .scope import Flow, Frame
@@ -24,6 +25,13 @@ class LoweringBase:
     """One program's lowering state. Subclasses add statements, expressions and calls."""
 
     forbidden = FORBIDDEN
+
+    def __init_subclass__(cls, **kwargs):
+        # each class dispatches to its own (possibly overriding) methods
+        super().__init_subclass__(**kwargs)
+        cls._expr_methods = MethodTable(cls, "expr_")
+        cls._stmt_methods = MethodTable(cls, "stmt_")
+        cls._small_methods = MethodTable(cls, "small_")
 
     def __init__(self, module: cst.Module, source: str, positions: Positions):
         self.dsl = dsl_module.load()

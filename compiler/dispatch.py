@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 
-class Dispatch:
-    """Finds `cls.<prefix><NodeType>` (a plain function, or None) once per class and node
-    type: the walks dispatch on every node they visit, so a lookup is two dict gets."""
+class MethodTable(dict):
+    """node type -> `cls.<prefix><NodeType>` (a plain function, or None).
 
-    def __init__(self, prefix: str):
-        self.prefix = prefix
-        self.tables: dict[type, dict[type, object]] = {}
+    The walks dispatch on every node they visit, so a hit is a plain dict lookup;
+    only the first visit of a node type reaches `__missing__`.
+    """
 
-    def __call__(self, cls: type, node_type: type):
-        table = self.tables.get(cls)
-        if table is None:
-            table = self.tables[cls] = {}
-        method = table.get(node_type, table)
-        if method is table:
-            method = table[node_type] = getattr(cls, self.prefix + node_type.__name__, None)
+    def __init__(self, cls: type, prefix: str):
+        super().__init__()
+        self.cls, self.prefix = cls, prefix
+
+    def __missing__(self, node_type: type):
+        method = self[node_type] = getattr(self.cls, self.prefix + node_type.__name__, None)
         return method

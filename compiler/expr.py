@@ -11,7 +11,6 @@ import libcst as cst
 
 from . import types as T
 from .calls import CallLowering
-from .dispatch import Dispatch
 from .ir import Op
 
 Val = tuple[int, str]
@@ -29,13 +28,12 @@ CMPOPS = {
 }
 ORDERING = {"<", "<=", ">", ">="}
 CONST_TYPES = {bool: T.BOOL, int: T.INT, float: T.FLOAT, str: T.STR, type(None): T.NONE}
-_EXPR = Dispatch("expr_")
 NAMED_CONSTS = {"True": (True, T.BOOL), "False": (False, T.BOOL), "None": (None, T.NONE)}
 
 
 class ExprLowering(CallLowering):
     def expr(self, node: cst.BaseExpression, hint: tuple[str, ...] = ()) -> Val:
-        method = _EXPR(type(self), type(node))
+        method = self._expr_methods[type(node)]
         if method is None:
             return self.unsupported(node, _describe(node))
         if hint and isinstance(node, cst.Lambda):

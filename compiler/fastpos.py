@@ -16,7 +16,7 @@ import functools
 
 import libcst as cst
 
-from .dispatch import Dispatch
+from .dispatch import MethodTable
 
 
 class Mismatch(Exception):
@@ -82,7 +82,7 @@ class Pairing:
 
     def stmt(self, c: cst.CSTNode, a: ast.AST) -> None:
         self.put(c, a)
-        handler = _STATEMENTS(Pairing, type(c))
+        handler = _STATEMENTS[type(c)]
         if handler is not None:
             handler(self, c, a)
 
@@ -160,7 +160,7 @@ class Pairing:
         if a is None:
             raise Mismatch("missing expression")
         self.put(c, a)
-        handler = _EXPRESSIONS(Pairing, type(c))
+        handler = _EXPRESSIONS[type(c)]
         if handler is not None:
             handler(self, c, a)
 
@@ -305,7 +305,7 @@ class Pairing:
                     self.expr(p.expression, v.value)
 
 
-_STATEMENTS, _EXPRESSIONS = Dispatch("s_"), Dispatch("e_")
+_STATEMENTS, _EXPRESSIONS = MethodTable(Pairing, "s_"), MethodTable(Pairing, "e_")
 
 
 def _leftmost(node: cst.CSTNode) -> cst.CSTNode:

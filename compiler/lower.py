@@ -14,7 +14,6 @@ import re
 import libcst as cst
 
 from . import types as T
-from .dispatch import Dispatch
 from .expr import ExprLowering, _binop_type
 from .ir import Op
 from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
@@ -25,7 +24,6 @@ INPUTS = {"image": T.IMAGE, "possible_answers": "list[str]", "query": T.STR}
 HOOK_PARAMS = frozenset({"my_fig", "time_wait_between_lines", "syntax"})
 DSL_PARAMS = frozenset({"ImagePatch", "VideoSegment", "llm_query", "bool_to_yesno", "distance",
                         "best_image_match", "coerce_to_numeric", "to_numeric"})
-_STMT, _SMALL = Dispatch("stmt_"), Dispatch("small_")
 AUG = {
     cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
     cst.FloorDivideAssign: "//", cst.ModuloAssign: "%", cst.PowerAssign: "**",
@@ -133,7 +131,7 @@ class Lowerer(ExprLowering):
                 self.small(small)
             return
         kind = type(stmt).__name__
-        method = _STMT(type(self), type(stmt))
+        method = self._stmt_methods[type(stmt)]
         if method is not None:
             method(self, stmt)
             return
@@ -151,7 +149,7 @@ class Lowerer(ExprLowering):
 
     def small(self, small: cst.BaseSmallStatement) -> None:
         kind = type(small).__name__
-        method = _SMALL(type(self), type(small))
+        method = self._small_methods[type(small)]
         if method is None:
             self.unsupported(small, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
             if kind == "Raise":
