@@ -65,8 +65,10 @@ class Interpreter:
         out = self.outputs[None]["return"].id
         return self.check_bound(env[out], self.outputs[None]["return"])
 
+    fired: list[int] | None = None  # set to a list to record each node evaluation
+
     def run_region(self, region: int | None, env: dict) -> None:
-        dispatch = self.dispatch
+        dispatch, fired = self.dispatch, self.fired
         for node in self.members.get(region, ()):
             if node.op is Op.INPUT and node.region is not None:
                 continue  # set by the region's runner
@@ -77,6 +79,8 @@ class Interpreter:
                 value = dispatch[node.op](node, env)
                 if value is not ABSENT:
                     env[node.id] = value
+                    if fired is not None:
+                        fired.append(node.id)
 
     def holds(self, guard, env: dict) -> bool:
         return all(env.get(b, ABSENT) is p for b, p in guard)

@@ -54,12 +54,8 @@ class RoutedInterpreter(Interpreter):
 
     def start(self, episode: Episode) -> Trace:
         self.episode, self.trace = episode, Trace()
+        self.fired = self.trace.fired
         return self.trace
-
-    def run_region(self, region, env):
-        before = set(env)
-        super().run_region(region, env)
-        self.trace.fired.extend(k for k in env if k not in before)
 
     def neural(self, node: Node, patch, args, kwargs):
         site = node.meta["site"]

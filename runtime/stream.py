@@ -170,7 +170,7 @@ class Stream:
         if item.label is not None and "answer" in row:
             row.update(self.learn(episode, answer, item.label, trace.cost))
         elif item.label is None:
-            row["error"] = (row.get("error") or "") + " no label: not learned from"
+            row["error"] = "; ".join(filter(None, [row.get("error"), "no label: not learned from"]))
         row["seconds"] = time.perf_counter() - t0
         return row
 
@@ -217,7 +217,7 @@ def _jsonable(v: Any) -> Any:
     return repr(v)
 
 
-def summarise(rows: list[dict], pools_largest: float | None = None) -> dict:
+def summarise(rows: list[dict]) -> dict:
     """Accuracy, P/R/F1 (yes/no labels), cost per input and relative to always-largest,
     backend share per site."""
     labelled = [r for r in rows if r.get("correct") is not None]

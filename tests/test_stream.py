@@ -151,3 +151,25 @@ def test_paper_policy_gets_the_raw_image(tmp_path):
     assert [r["error_kind"] for r in stored] == [None, None, None]
     assert all(r["reward"] is not None for r in stored)
 
+
+
+def test_trace_records_the_nodes_that_fired_and_no_others():
+    from fmprog.compiler.ir import Op
+    from fmprog.runtime.routed import RoutedInterpreter
+
+    class NothingThere(FakeBackend):
+        def detect(self, image, name):
+            return []
+
+    graph = compile_source(PROGRAM).graph
+    pools = Pools([NothingThere("det", 1, "detection"), FakeBackend("vqa", 1, "vqa")])
+    policy = build_policy("static-cheapest", sites_of(graph, pools), cost_weight=0.0, seed=0)
+    interp = RoutedInterpreter(graph, pools, policy)
+    trace = interp.start(policy.begin(np.zeros(1)))
+    assert interp.run({"image": np.zeros((8, 8, 3), np.uint8)}) == "no"
+    find, verify = graph.neural_sites()
+    assert find.id in trace.fired and verify.id not in trace.fired
+    assert len(trace.fired) == len(set(trace.fired))  # each node once: no loops here
+    assert set(trace.sites) == {find.meta["site"]}
+    out = next(n for n in graph.nodes if n.op is Op.OUTPUT)
+    assert trace.fired[-1] == out.id
