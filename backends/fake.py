@@ -7,11 +7,13 @@ the graph interpreter and the plain-Python reference harness see the same values
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Sequence
 
 import numpy as np
 
-from .base import Backend, Box
+from .base import Backend
+from .geometry import Box
 
 WORDS = ("yes", "no", "red", "left", "two", "3", "dog", "blue")
 
@@ -37,12 +39,13 @@ class FakeBackend(Backend):
         self.delay = delay  # seconds per call, to simulate a model's latency
         self.calls = 0
 
-    def detect(self, image, object_name):
+    def _tick(self) -> None:
         self.calls += 1
         if self.delay:
-            import time
-
             time.sleep(self.delay)
+
+    def detect(self, image, object_name):
+        self._tick()
         h, w = image.shape[:2]
         k = _h(self.name, "detect", object_name, _crop_key(image))
         boxes = []
@@ -54,24 +57,24 @@ class FakeBackend(Backend):
         return boxes
 
     def verify_property(self, image, object_name, prop):
-        self.calls += 1
+        self._tick()
         return _h(self.name, "verify", object_name, prop, _crop_key(image)) % 2 == 0
 
     def query(self, image, question):
-        self.calls += 1
+        self._tick()
         return WORDS[_h(self.name, "query", question, _crop_key(image)) % len(WORDS)]
 
     def match_scores(self, images: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
+        self._tick()
         return np.array([[(_h(self.name, "match", t, _crop_key(im)) % 1000) / 1000 for t in texts]
                          for im in images])
 
     def depth(self, image):
-        self.calls += 1
+        self._tick()
         return float(_h(self.name, "depth", _crop_key(image)) % 100) / 10
 
     def complete(self, prompt, long_answer=True):
-        self.calls += 1
+        self._tick()
         return WORDS[_h(self.name, "llm", prompt) % len(WORDS)]
 
 

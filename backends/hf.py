@@ -26,7 +26,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Backend, BackendError, Box
+from . import geometry
+from .base import Backend, BackendError
+from .geometry import nms, pixel_box_to_dsl
 
 PROPERTY_QUESTION = "Is the {object} {property}?"
 
@@ -43,50 +45,8 @@ def read_yes_no(answer: str) -> bool:
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
-    """Validate the interface's image format: (H, W, 3) uint8."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        got = getattr(image, "shape", type(image))
-        raise BackendError(f"expected an (H, W, 3) image, got {got}")
-    if image.dtype != np.uint8:
-        raise BackendError(f"expected a uint8 image, got {image.dtype}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise BackendError(f"empty image of shape {image.shape}")
-    return image
-
-
-def pixel_box_to_dsl(x0: float, y0: float, x1: float, y1: float, height: int, width: int,
-                     score: float = 1.0) -> Box | None:
-    """A pixel box (y down, as detectors return) -> a DSL box (y up), clipped to the image.
-
-    Returns None when nothing of the box is left inside the image.
-    """
-    left = int(round(min(max(x0, 0.0), width)))
-    right = int(round(min(max(x1, 0.0), width)))
-    top_row = int(round(min(max(y0, 0.0), height)))
-    bottom_row = int(round(min(max(y1, 0.0), height)))
-    if right <= left or bottom_row <= top_row:
-        return None
-    return Box(left=left, lower=height - bottom_row, right=right, upper=height - top_row,
-               score=float(score))
-
-
-def nms(boxes: list[Box], iou_threshold: float) -> list[Box]:
-    """Greedy non-maximum suppression; `boxes` must be sorted by descending score."""
-    kept: list[Box] = []
-    for b in boxes:
-        if all(_iou(b, k) <= iou_threshold for k in kept):
-            kept.append(b)
-    return kept
-
-
-def _iou(a: Box, b: Box) -> float:
-    w = min(a.right, b.right) - max(a.left, b.left)
-    h = min(a.upper, b.upper) - max(a.lower, b.lower)
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    area = lambda x: (x.right - x.left) * (x.upper - x.lower)  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
+    """The interface's image format, (H, W, 3) uint8, or a BackendError."""
+    return geometry.check_image(image, error=BackendError)
 
 
 def _model_dir(model: str | Path) -> Path:

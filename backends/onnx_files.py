@@ -25,7 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .base import Backend, BackendError, Box
-from .hf import check_image, nms, pixel_box_to_dsl
+from .geometry import nms, pixel_box_to_dsl
+from .hf import check_image
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"

@@ -23,6 +23,7 @@ class Param:
     has_default: bool = False
     star: str = ""  # "", "*" (varargs) or "**" (varkw)
     kwonly: bool = False
+    default: object = None  # the default value, when has_default (literals only)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,19 @@ class Signature:
         if missing:
             return f"{self.name}() missing required argument '{missing[0]}'"
         return None
+
+    def bind(self, args: tuple, kwargs: dict) -> dict:
+        """Run-time arguments bound by name, defaults filled in; a TypeError worded as
+        Python's when they do not fit (no *args/**kwargs signatures: the neural methods)."""
+        error = self.bind_error(len(args), tuple(kwargs))
+        if error:
+            raise TypeError(error)
+        named, positional, _, _ = self.shape
+        values = dict(zip((p.name for p in positional), args))
+        values.update(kwargs)
+        for p in named:
+            values.setdefault(p.name, p.default)
+        return values
 
     def render(self, self_arg: bool = False) -> str:
         parts = ["self"] if self_arg else []
@@ -146,13 +160,15 @@ def _signature(fn: ast.FunctionDef, method: bool) -> Signature:
     positional = a.args[1:] if method else a.args
     first_default = len(positional) - len(a.defaults)
     params = [
-        Param(p.arg, ast.unparse(p.annotation) if p.annotation else "Any", i >= first_default)
+        Param(p.arg, ast.unparse(p.annotation) if p.annotation else "Any", i >= first_default,
+              default=_literal(a.defaults[i - first_default]) if i >= first_default else None)
         for i, p in enumerate(positional)
     ]
     if a.vararg:
         params.append(Param(a.vararg.arg, ast.unparse(a.vararg.annotation), True, "*"))
     for p, d in zip(a.kwonlyargs, a.kw_defaults):
-        params.append(Param(p.arg, ast.unparse(p.annotation), d is not None, kwonly=True))
+        params.append(Param(p.arg, ast.unparse(p.annotation), d is not None, kwonly=True,
+                            default=_literal(d) if d is not None else None))
     if a.kwarg:
         params.append(Param(a.kwarg.arg, ast.unparse(a.kwarg.annotation), True, "**"))
     neural = _decorator(fn, "neural")
@@ -167,6 +183,15 @@ def _signature(fn: ast.FunctionDef, method: bool) -> Signature:
         alias=_decorator(fn, "alias"),
         synonyms=_decorator_args(fn, "also_called"),
     )
+
+
+def _literal(node: ast.expr) -> object:
+    """A default written in a stub: a literal, or `...` for "some value" (None here)."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return None if value is Ellipsis else value
 
 
 def inspect_doc(node: ast.AST) -> str:

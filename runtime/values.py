@@ -12,23 +12,7 @@ from typing import Any
 
 import numpy as np
 
-
-def as_image(image: Any) -> np.ndarray:
-    """An HxWx3 uint8 RGB array from an array (gray, RGBA, float) or a PIL image."""
-    if hasattr(image, "convert") and not isinstance(image, np.ndarray):
-        image = np.asarray(image.convert("RGB"))
-    a = np.asarray(image)
-    if a.ndim == 2:
-        a = np.stack([a] * 3, axis=-1)
-    if a.ndim != 3 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"not an image: array of shape {a.shape}")
-    if a.shape[2] == 4:
-        a = a[:, :, :3]
-    elif a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
-    if a.dtype != np.uint8:
-        a = np.clip(a * (255 if a.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
-    return a
+from fmprog.backends.geometry import as_image
 
 
 class ImagePatch:

@@ -9,23 +9,15 @@ import pytest
 
 from fmprog.backends.base import Box, Pools
 from fmprog.backends.embedded import default_backends, generate_stream
-from fmprog.backends.embedded.models import crop_box
-from fmprog.backends.embedded.onnx_nets import as_rgb_uint8, load_meta, session
-from fmprog.backends.embedded.scenes import COLORS, PALETTE, SHAPES, make_scene, rows_of
+from fmprog.backends.embedded.onnx_nets import load_meta, session
+from fmprog.backends.embedded.scenes import COLORS, PALETTE, SHAPES, SIZE, make_scene
+from fmprog.backends.geometry import as_image, crop_box, iou, rows_of
 from fmprog.backends.embedded.vocab import parse_name, question_intent
 
 
 @pytest.fixture(scope="module")
 def pools() -> Pools:
     return Pools(default_backends())
-
-
-def _iou(a: Box, b) -> float:
-    ix = max(0, min(a.right, b[2]) - max(a.left, b[0]))
-    iy = max(0, min(a.upper, b[3]) - max(a.lower, b[1]))
-    inter = ix * iy
-    area_a = (a.right - a.left) * (a.upper - a.lower)
-    return inter / (area_a + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _square_on_top() -> np.ndarray:
@@ -67,7 +59,7 @@ def test_large_detector_recall_on_easy_scenes(pools):
             for o in scene.objects:
                 if o.shape == shape:
                     total += 1
-                    hits += any(_iou(b, o.box) >= 0.5 for b in boxes)
+                    hits += any(iou(b, o.box) >= 0.5 for b in boxes)
     assert hits / total >= 0.9
 
 
@@ -76,7 +68,7 @@ def test_boxes_are_y_up(pools):
     for det in pools.pool("detection"):
         (box,) = det.detect(img, "square")
         assert box.upper > box.lower and box.lower > 64  # near the top: large y
-        assert _iou(box, (20, 128 - 50, 60, 128 - 10)) >= 0.5
+        assert iou(box, (20, 128 - 50, 60, 128 - 10)) >= 0.5
         pixels = crop_box(img, (box.left, box.lower, box.right, box.upper))
         assert np.abs(pixels.mean((0, 1)) - PALETTE["red"]).max() < 40
 
@@ -84,7 +76,7 @@ def test_boxes_are_y_up(pools):
 def test_scene_boxes_are_y_up():
     scene = make_scene(np.random.default_rng(1), 0.0)
     for o in scene.objects:
-        top, bottom, left, right = rows_of(o.box)
+        top, bottom, left, right = rows_of(o.box, SIZE)
         cy, cx = (top + bottom) // 2, (left + right) // 2
         assert np.abs(scene.image[cy, cx].astype(int) - PALETTE[o.color]).max() < 60
         assert o.box[1] < o.box[3] and o.box[0] < o.box[2]
@@ -131,12 +123,12 @@ def test_odd_arrays_do_not_crash(pools, image):
     assert np.isfinite(pools.pool("depth")[0].depth(image))
 
 
-def test_as_rgb_uint8():
-    assert as_rgb_uint8(np.ones((2, 2))).shape == (2, 2, 3)
-    assert as_rgb_uint8(np.ones((2, 2, 3), np.float32)).max() == 255
-    assert as_rgb_uint8(np.full((2, 2, 4), 7, np.uint8)).tolist() == [[[7] * 3] * 2] * 2
+def test_as_image():
+    assert as_image(np.ones((2, 2))).shape == (2, 2, 3)
+    assert as_image(np.ones((2, 2, 3), np.float32)).max() == 255
+    assert as_image(np.full((2, 2, 4), 7, np.uint8)).tolist() == [[[7] * 3] * 2] * 2
     with pytest.raises(ValueError):
-        as_rgb_uint8(np.zeros(5))
+        as_image(np.zeros(5))
 
 
 def test_depth_heuristic_bigger_is_nearer(pools):

@@ -17,7 +17,8 @@ import pytest
 from fmprog.backends import hf
 from fmprog.backends.base import BackendError, Box
 from fmprog.backends.config import load_config
-from fmprog.backends.hf import nms, pixel_box_to_dsl, property_question, read_yes_no
+from fmprog.backends.geometry import nms, pixel_box_to_dsl
+from fmprog.backends.hf import property_question, read_yes_no
 
 try:
     import torch

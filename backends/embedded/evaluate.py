@@ -18,18 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import SIZES, EmbeddedDetection, EmbeddedVQA, Vision, crop_box
+from ..geometry import crop_box
+from ..geometry import iou as _iou
+from .models import SIZES, EmbeddedDetection, EmbeddedVQA, Vision
 from .onnx_nets import META_FILE, MODELS_DIR
 from .scenes import SHAPES, Scene, make_scene, sample_difficulty
 from .stream import stream_items
-
-
-def _iou(a, b) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
 
 
 def detection_metrics(vision: Vision, scenes: list[Scene]) -> dict:

@@ -16,24 +16,13 @@ from typing import Sequence
 
 import numpy as np
 
-from ..base import Backend, Box
-from .onnx_nets import MODELS_DIR, Attributes, Detector, as_rgb_uint8, load_meta
-from .scenes import COLORS, DEPTH_REF, SHAPES, SMALL_MAX_SIDE, rows_of
+from ..base import Backend
+from ..geometry import Box, as_image, crop_box, nms
+from .onnx_nets import MODELS_DIR, Attributes, Detector, load_meta
+from .scenes import COLORS, DEPTH_REF, SHAPES, SMALL_MAX_SIDE
 from .vocab import attributes, parse_name, question_intent
 
 SIZES = ("small", "large")
-
-
-def crop_box(image: np.ndarray, box: Sequence[int], margin: float = 0.0) -> np.ndarray:
-    """The pixels of a DSL box (y up), optionally grown by `margin` x its longest side."""
-    h, w = image.shape[:2]
-    top, bottom, left, right = rows_of(box, h)
-    m = int(round(margin * max(bottom - top, right - left)))
-    top, bottom = max(0, top - m), min(h, bottom + m)
-    left, right = max(0, left - m), min(w, right + m)
-    if bottom <= top or right <= left:
-        return image
-    return image[top:bottom, left:right]
 
 
 def box_size(box: Sequence[int]) -> str:
@@ -115,26 +104,13 @@ def _xyxy(b: Box) -> tuple[int, int, int, int]:
 
 
 def _cross_class_nms(found: list[tuple[Box, str]], iou: float = 0.6) -> list[tuple[Box, str]]:
-    kept: list[tuple[Box, str]] = []
-    for f in sorted(found, key=lambda f: -f[0].score):
-        if all(_box_iou(f[0], k[0]) < iou for k in kept):
-            kept.append(f)
-    return kept
-
-
-def _box_iou(a: Box, b: Box) -> float:
-    ix = max(0, min(a.right, b.right) - max(a.left, b.left))
-    iy = max(0, min(a.upper, b.upper) - max(a.lower, b.lower))
-    inter = ix * iy
-    union = ((a.right - a.left) * (a.upper - a.lower) + (b.right - b.left) * (b.upper - b.lower)
-             - inter)
-    return inter / union if union > 0 else 0.0
+    return nms(found, iou, box=lambda f: f[0])
 
 
 def _safe(image) -> np.ndarray | None:
     """The image as HxWx3 uint8, or None when it is not an image or is empty."""
     try:
-        arr = as_rgb_uint8(image)
+        arr = as_image(image)
     except (ValueError, TypeError):
         return None
     return arr if arr.shape[0] > 0 and arr.shape[1] > 0 else None

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..geometry import nms
+
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 META_FILE = "embedded.json"
 CANVAS = 128  # the native scene size: crops are letterboxed into it at scale <= 1
@@ -27,28 +29,6 @@ log = logging.getLogger(__name__)
 def load_meta(models_dir: Path | str = MODELS_DIR) -> dict:
     """The metadata JSON written by the training script."""
     return json.loads((Path(models_dir) / META_FILE).read_text())
-
-
-def as_rgb_uint8(image) -> np.ndarray:
-    """Any array-like image (HxW, HxWx1, HxWx3, HxWx4; float or int) as HxWx3 uint8."""
-    arr = np.asarray(image)
-    if arr.dtype == object or arr.ndim not in (2, 3):
-        raise ValueError(f"not an image: shape {arr.shape}, dtype {arr.dtype}")
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    elif arr.shape[2] >= 3:
-        arr = arr[:, :, :3]
-    else:
-        arr = np.repeat(arr[:, :, :1], 3, axis=2)
-    if arr.dtype != np.uint8:
-        is_float = arr.dtype.kind == "f"
-        arr = np.nan_to_num(arr.astype(np.float64))
-        if is_float and arr.size and arr.max() <= 1.0 and arr.min() >= 0.0:
-            arr = arr * 255.0
-        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(arr)
 
 
 def letterbox(image: np.ndarray, canvas: int = CANVAS) -> tuple[np.ndarray, float, int, int]:
@@ -118,23 +98,6 @@ def _peaks(heat: np.ndarray) -> np.ndarray:
     return heat >= nb.max(axis=0)
 
 
-def _nms(boxes: list[tuple], iou: float = 0.5) -> list[tuple]:
-    """Greedy non-maximum suppression on (x0, r0, x1, r1, score) tuples."""
-    kept: list[tuple] = []
-    for b in sorted(boxes, key=lambda b: -b[4]):
-        if all(_iou(b, k) < iou for k in kept):
-            kept.append(b)
-    return kept
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 class Detector:
     """A CenterNet-style net: per-class centre heatmaps + size and offset regression."""
 
@@ -181,7 +144,7 @@ class Detector:
                 found.append((x0, r0, x1, r1, float(heat[gy, gx])))
         return [
             (round(x0), h - round(r1), round(x1), h - round(r0), s)
-            for x0, r0, x1, r1, s in _nms(found)
+            for x0, r0, x1, r1, s in nms(found, 0.5)
         ]
 
 

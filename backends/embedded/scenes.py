@@ -23,6 +23,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..geometry import iou as _iou
+
 SIZE = 128
 SHAPES = ("circle", "square", "triangle", "star", "diamond")
 COLORS = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -127,14 +129,6 @@ def _clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, d: float) -> N
             draw.polygon(pts, fill=color)
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _pick(rng, forbid: Iterable[tuple[str, str | None]]) -> tuple[str, str]:
     """A random (shape, color) not matching any forbidden (shape, color-or-None)."""
     for _ in range(100):
@@ -203,9 +197,3 @@ def make_scene(
     arr = np.asarray(img, dtype=np.float32)
     arr = arr + rng.normal(0, 2 + 22 * d ** 1.5, size=arr.shape)
     return Scene(np.clip(arr, 0, 255).astype(np.uint8), objects, d)
-
-
-def rows_of(box: Sequence[int], height: int = SIZE) -> tuple[int, int, int, int]:
-    """A DSL box (left, lower, right, upper) as array slices (top, bottom, left, right)."""
-    left, lower, right, upper = box
-    return height - upper, height - lower, left, right

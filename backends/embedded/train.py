@@ -24,7 +24,8 @@ import numpy as np
 
 from .evaluate import best_threshold, evaluate_all
 from .onnx_nets import CANVAS, META_FILE, MODELS_DIR, Detector, letterbox, resize, session
-from .scenes import COLORS, SHAPES, SIZE, Scene, SceneObject, make_scene, rows_of
+from ..geometry import rows_of
+from .scenes import COLORS, SHAPES, SIZE, Scene, SceneObject, make_scene
 
 NONE = "none"  # the crop classifier's 'no object' shape
 SPECS = {
@@ -44,7 +45,7 @@ def crop_scene(scene: Scene, rng: np.random.Generator) -> Scene:
     """A window of the scene (often one object with a margin) letterboxed like inference."""
     if scene.objects and rng.random() < 0.5:
         obj = scene.objects[rng.integers(len(scene.objects))]
-        t, b, l, r = rows_of(obj.box)
+        t, b, l, r = rows_of(obj.box, SIZE)
         m = rng.uniform(0.0, 0.4, size=4) * max(b - t, r - l)
         t, b, l, r = int(t - m[0]), int(b + m[1]), int(l - m[2]), int(r + m[3])
     else:
@@ -55,7 +56,7 @@ def crop_scene(scene: Scene, rng: np.random.Generator) -> Scene:
     canvas, _, ox, oy = letterbox(scene.image[t:b, l:r])
     objects = []
     for o in scene.objects:
-        ot, ob, ol, orr = rows_of(o.box)
+        ot, ob, ol, orr = rows_of(o.box, SIZE)
         ct, cb, cl, cr = max(ot, t), min(ob, b), max(ol, l), min(orr, r)
         if cb <= ct or cr <= cl or (cb - ct) * (cr - cl) < 0.6 * (ob - ot) * (orr - ol):
             continue
@@ -101,7 +102,7 @@ def crop_examples(scenes: list[Scene], seed: int):
     crops, shapes, colors = [], [], []
     for s in scenes:
         for o in s.objects:
-            t, b, l, r = rows_of(o.box)
+            t, b, l, r = rows_of(o.box, SIZE)
             side = max(b - t, r - l)
             m = rng.uniform(-0.05, 0.3, size=4) * side
             t, b = max(0, int(t - m[0])), min(SIZE, int(b + m[1]) + 1)
