@@ -1,48 +1,105 @@
-"""`fmprog run` (serve a program over an image stream) and `fmprog demo` (the main job)."""
+"""`fmprog run`, `fmprog record` and `fmprog demo`: argument parsing only; the work is in
+`service.py` (serve, record), which takes a `RunSettings`.
+
+Exit codes of `run`: 0 served; 1 the program has errors; 2 a usage, configuration,
+database or preflight error (every problem printed); 3 more than --max-error-rate of the
+inputs failed for backend reasons.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import argparse
 import json
 import sys
 from pathlib import Path
 
 DEFAULT_DB = "runs/fmprog.sqlite"
+BACKEND_FAILURES = 3
+
+
+def _stream_args(p) -> None:
+    p.add_argument("program", metavar="PROGRAM", help="a program (.py) or a compiled graph (.json)")
+    p.add_argument("--images", required=True, metavar="DIR_OR_JSONL",
+                   help="a directory of images (searched recursively), or a JSONL file of "
+                        "{\"image\", \"label\"?, \"query\"?, \"possible_answers\"?, \"id\"?} rows")
+    p.add_argument("--labels", metavar="FILE",
+                   help="labels: JSONL {\"image\" or \"id\", \"label\"} or CSV name,label; keys are "
+                        "paths relative to the image folder")
+    p.add_argument("--backends", metavar="CONFIG",
+                   help="backend configuration, YAML or JSON (default: the embedded models; see "
+                        "docs/backends.md and `fmprog backends`)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N inputs")
+    p.add_argument("--window", type=int, default=1, metavar="K",
+                   help="inputs in flight at once; their calls are batched per site and backend "
+                        "(default 1). Learned policies learn between windows")
+    p.add_argument("--backend-timeout", type=float, default=60.0, metavar="S",
+                   help="outer bound in seconds on any backend batch, over each backend's own "
+                        "timeout and retries (default 60)")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                   help="the program's own time limit per input, model calls excluded (default 60)")
+    p.add_argument("--max-iterations", type=int, default=10_000, metavar="N",
+                   help="loop iterations allowed per input (default 10000)")
+    p.add_argument("--max-pixels", type=int, default=25_000_000, metavar="N",
+                   help="refuse images of more pixels, before decoding them (default 25000000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_runtime_commands(sub) -> None:
     r = sub.add_parser(
         "run", help="serve a program over an image stream with learned routing",
         description="For each input: choose a backend per call site, execute, answer, take the label, "
-                    "update the policy. Results and policy checkpoints go to an SQLite database.")
-    r.add_argument("program", metavar="PROGRAM", help="a program (.py) or a compiled graph (.json)")
-    r.add_argument("--images", required=True, metavar="DIR_OR_JSONL",
-                   help="a directory of images, or a JSONL file of {\"image\", \"label\"?, \"query\"?}")
-    r.add_argument("--labels", metavar="FILE", help="labels: JSONL {\"image\" or \"id\", \"label\"} or CSV name,label")
+                    "update the policy. Results, call logs and policy checkpoints go to an SQLite "
+                    "database. Exit 0 ok, 1 program errors, 2 usage/config/preflight errors, 3 more "
+                    "than --max-error-rate of the inputs failed for backend reasons.")
+    _stream_args(r)
     r.add_argument("--policy", default="structured", help="routing policy (see --list-policies); default structured")
+    r.add_argument("--list-policies", action=_ListPolicies, nargs=0, help="list the routing policies and exit")
     r.add_argument("--cost-weight", type=float, default=0.0, metavar="L",
                    help="lambda: reward = task reward - L * cost (default 0)")
     r.add_argument("--reward", choices=("auto", "binary", "open-form"), default="auto",
                    help="task reward: binary (TP +1000, FN -100, TN +1, FP -100), open-form (+100 right, "
                         "-100 wrong), or auto: binary when the label is yes/no (default)")
-    r.add_argument("--backends", metavar="CONFIG", help="backend configuration JSON (default: the embedded models)")
-    r.add_argument("--resume", action="store_true", help="continue the last run of this program/policy/stream")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the last run of this program, policy, settings and stream")
     r.add_argument("--db", default=DEFAULT_DB, help=f"run database (default {DEFAULT_DB})")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--limit", type=int, help="only the first N inputs")
     r.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
-                   help="checkpoint the policy every N inputs (default 1)")
-    r.add_argument("--backend-timeout", type=float, default=60.0, metavar="S")
+                   help="checkpoint the policy every N inputs, at window ends (default 1)")
+    cache = r.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="FILE",
+                       help="a call cache read through: a hit makes no model call (logged as cached, "
+                            "with the recorded cost); a miss calls the model and is stored")
+    cache.add_argument("--replay", metavar="FILE",
+                       help="serve only from this call cache: a miss is a recorded error, never a model call")
+    r.add_argument("--max-error-rate", type=float, default=0.5, metavar="R",
+                   help="exit 3 when more than this fraction of inputs failed for backend reasons (default 0.5)")
+    r.add_argument("--breaker-failures", type=int, default=5, metavar="N",
+                   help="a backend failing N calls in a row cools down (default 5)")
+    r.add_argument("--breaker-cooldown", type=float, default=30.0, metavar="S",
+                   help="seconds a tripped backend cools down; its sites fall back to another pool "
+                        "member meanwhile (default 30)")
     r.add_argument("--format", choices=("text", "json"), default="text", help="summary format")
     r.add_argument("--plot", metavar="PNG", help="write a plot of accuracy and cost over the stream")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
+
+    rec = sub.add_parser(
+        "record", help="record every backend's answers on a stream into a call cache",
+        description="Runs the program on every input under every choice of pool member at every "
+                    "call site that fires, storing each backend call once in the cache, so that any "
+                    "policy (the oracle, every policy of a benchmark) replays from it with --replay "
+                    "and no model call.")
+    _stream_args(rec)
+    rec.add_argument("--cache", required=True, metavar="FILE", help="the call cache to fill")
+    rec.add_argument("--max-assignments", type=int, default=4096, metavar="N",
+                     help="assignments explored per input at most (default 4096)")
+    rec.add_argument("--format", choices=("text", "json"), default="text")
+    rec.set_defaults(func=cmd_record, window=16)
 
     d = sub.add_parser(
         "demo", help="the main job: generate a stream, serve a program on the embedded models",
-        description="Generates a synthetic image stream, then serves examples/shapes/red_circle.py on it "
-                    "with the embedded default models, under the learned policy and under the static "
-                    "baselines, and prints a comparison.")
+        description="Generates a synthetic image stream, then serves examples/shapes/red_circle.py (or "
+                    "--program, one of examples/shapes/) on it with the embedded default models, "
+                    "under the learned policy and under the static baselines, and prints a comparison.")
     d.add_argument("--n", type=int, default=600, help="stream length (default 600)")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     d.add_argument("--program", help="program file (default: examples/shapes/red_circle.py)")
@@ -52,9 +109,20 @@ def add_runtime_commands(sub) -> None:
     d.add_argument("--reward", choices=("auto", "binary", "open-form"), default="open-form",
                    help="task reward (default open-form: the binary reward's +1000/+1 for right yes/no "
                         "answers buries the routing signal under label noise on short streams)")
+    d.add_argument("--window", type=int, default=16, metavar="K", help="inputs in flight (default 16)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
+
+
+class _ListPolicies(argparse.Action):
+    """`--list-policies`: print the policy table and exit."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from fmprog.runtime.policies import describe_policies
+
+        print(describe_policies())
+        parser.exit(0)
 
 
 def _fail(message: str) -> int:
@@ -74,83 +142,112 @@ def load_pools(config: str | None):
     return Pools(default_backends())
 
 
-def build_policy(name: str, sites, cost_weight: float, seed: int):
-    """The policy `name` with its default settings but the run's cost weight (the reward's
-    lambda and the policy's must agree: it learns the task part of the reward)."""
-    import dataclasses
+def _settings(args, **extra):
+    from .settings import RunSettings
 
-    from fmprog.runtime.policies import SETTINGS_CLASSES, make_policy
-
-    cls = SETTINGS_CLASSES.get(name)
-    settings = None
-    if cls is not None and "cost_weight" in {f.name for f in dataclasses.fields(cls)}:
-        settings = cls(cost_weight=cost_weight)
-    return make_policy(name, sites, settings=settings, seed=seed)
-
-
-def serve(graph, source_id: str, items, pools, args, db: str, progress: bool):
-    """Run (or resume) one stream; returns (run id, rows of this run)."""
-    from .routed import sites_of
-    from .store import Store
-    from .stream import Stream, StreamConfig
-
-    sites = sites_of(graph, pools)
-    policy = build_policy(args.policy, sites, args.cost_weight, args.seed)
-    store = Store(db)
-    settings = json.dumps({"cost_weight": args.cost_weight, "seed": args.seed, "reward": args.reward})
-    inputs = hashlib.sha256("\n".join(f"{i.key}={i.label}" for i in items).encode()).hexdigest()
-    run_id, start = None, 0
-    if getattr(args, "resume", False):
-        run_id = store.find_run(source_id, args.policy, settings, inputs)
-        if run_id is not None:
-            start, state = store.resume_point(run_id)
-            if state is not None:
-                policy.load_state_dict(state)
-            print(f"resuming run {run_id} at input {start} of {len(items)}", file=sys.stderr)
-    if run_id is None:
-        run_id = store.new_run(program_sha256=source_id, graph=graph.to_json(), policy=args.policy,
-                               settings=settings, cost_weight=args.cost_weight,
-                               backends=[[b.name, b.kind, b.cost] for p in pools.by_kind.values() for b in p],
-                               inputs=inputs)
-    config = StreamConfig(cost_weight=args.cost_weight, checkpoint_every=getattr(args, "checkpoint_every", 1),
-                          backend_timeout=getattr(args, "backend_timeout", 60.0), reward=args.reward)
-    stream = Stream(graph, pools, policy, store, run_id, config)
-    for _ in stream.run(items, start=start, progress=progress):
-        pass
-    store.finish(run_id)
-    rows = store.items(run_id)
-    store.close()
-    return run_id, rows
+    return RunSettings(
+        policy=getattr(args, "policy", "static-cheapest"), cost_weight=getattr(args, "cost_weight", 0.0),
+        reward=getattr(args, "reward", "auto"), seed=getattr(args, "seed", 0), window=args.window,
+        checkpoint_every=getattr(args, "checkpoint_every", 1), backend_timeout=args.backend_timeout,
+        time_limit=args.time_limit, max_iterations=args.max_iterations, max_pixels=args.max_pixels,
+        max_error_rate=getattr(args, "max_error_rate", 0.5),
+        breaker_failures=getattr(args, "breaker_failures", 5),
+        breaker_cooldown=getattr(args, "breaker_cooldown", 30.0), **extra)
 
 
-def cmd_run(args) -> int:
+def _load(args):
+    """(graph, items, pools) for a stream command, or an exit code."""
     from fmprog.cli import load_graph
 
-    from .stream import load_items, summarise
+    from .inputs import load_inputs
 
     graph = load_graph(args.program)
     if graph is None:
         return 1
     try:
-        items = load_items(args.images, args.labels)
-    except (OSError, ValueError, KeyError) as e:
+        inputs = load_inputs(args.images, args.labels)
+    except (OSError, ValueError) as e:
         return _fail(f"cannot read the stream: {e}")
-    if args.limit:
-        items = items[: args.limit]
+    for w in inputs.warnings:
+        print(f"fmprog: warning: {w}", file=sys.stderr)
+    items = inputs.items[: args.limit] if args.limit else inputs.items
     if not items:
         return _fail(f"no images found in {args.images}")
     try:
         pools = load_pools(args.backends)
-        run_id, rows = serve(graph, graph.meta.get("source_sha256", ""), items, pools, args, args.db,
-                             progress=not args.no_progress and sys.stderr.isatty())
-    except (ValueError, KeyError) as e:
+    except (ValueError, OSError, ImportError) as e:
         return _fail(str(e))
-    summary = {"run": run_id, "db": args.db, "policy": args.policy, **summarise(rows)}
+    return graph, items, pools
+
+
+def _progress(args) -> bool:
+    return not args.no_progress and sys.stderr.isatty()
+
+
+def _guarded(fn):
+    """Run `fn()`; known failures become `fmprog: error:` lines and exit 2."""
+    from .cache import CacheError
+    from .preflight import PreflightError
+    from .store import StoreError
+
+    try:
+        return fn()
+    except PreflightError as e:
+        for p in e.problems:
+            print(f"fmprog: error: {p}", file=sys.stderr)
+        return 2
+    except (StoreError, CacheError, ValueError, TypeError) as e:
+        return _fail(str(e))
+
+
+def cmd_run(args) -> int:
+    from .service import serve
+
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    graph, items, pools = loaded
+
+    def go():
+        settings = _settings(args, cache=args.replay or args.cache, replay=bool(args.replay))
+        return serve(graph, items, pools, settings, args.db, resume=args.resume, progress=_progress(args))
+
+    result = _guarded(go)
+    if isinstance(result, int):
+        return result
+    summary = result.summary
     if args.plot:
         from .plots import plot_runs
 
-        plot_runs({args.policy: rows}, args.plot)
+        plot_runs({args.policy: result.rows}, args.plot)
     print(json.dumps(summary, indent=1) if args.format == "json" else format_summary(summary))
+    if summary["backend_error_rate"] > args.max_error_rate:
+        print(f"fmprog: error: {summary['backend_error_rate']:.0%} of the inputs failed for backend "
+              f"reasons, more than --max-error-rate {args.max_error_rate:g}", file=sys.stderr)
+        return BACKEND_FAILURES
+    return 0
+
+
+def cmd_record(args) -> int:
+    from .service import record
+
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    graph, items, pools = loaded
+    s = _guarded(lambda: record(graph, items, pools, args.cache, window=args.window,
+                                backend_timeout=args.backend_timeout,
+                                max_assignments=args.max_assignments, progress=_progress(args),
+                                time_limit=args.time_limit, max_iterations=args.max_iterations,
+                                max_pixels=args.max_pixels))
+    if isinstance(s, int):
+        return s
+    if args.format == "json":
+        print(json.dumps(vars(s), indent=1))
+    else:
+        print(f"recorded {s.inputs} inputs into {args.cache}: {s.assignments} assignments explored, "
+              f"{s.calls} model calls, {s.cached} answered from the cache, {s.seconds} s"
+              + (f"; {s.truncated} inputs over --max-assignments" if s.truncated else ""))
     return 0
 
 
@@ -161,39 +258,52 @@ def format_summary(s: dict) -> str:
             lines.append(f"  {key:16s} {s[key]}")
     if s.get("error_kinds"):
         lines.append(f"  errors by kind   {s['error_kinds']}")
+    for e in s.get("top_errors", []):
+        lines.append(f"    {e['count']:5d} x {e['kind']}: {e['message'][:160]}")
     for site, share in s.get("backend_share", {}).items():
         lines.append(f"  {site}: " + ", ".join(f"{b} {v:.0%}" for b, v in share.items()))
     return "\n".join(lines)
 
 
 def cmd_demo(args) -> int:
-    from fmprog.backends.embedded import generate_stream
+    from fmprog.backends.embedded import QUESTIONS, generate_stream
     from fmprog.compiler import compile_file
 
+    from .inputs import load_inputs
+    from .metrics import summarise
     from .plots import plot_runs
-    from .stream import load_items, summarise
+    from .service import serve
+    from .settings import RunSettings
 
     root = Path(__file__).resolve().parent.parent
     program = Path(args.program) if args.program else root / "examples" / "shapes" / "red_circle.py"
-    out = Path(args.out)
+    question = next((q for q, spec in QUESTIONS.items()
+                     if (root / spec.program).resolve() == program.resolve()), None)
+    if question is None:
+        return _fail(f"{program}: the demo has streams for {', '.join(q.program for q in QUESTIONS.values())}; "
+                     f"serve other programs with `fmprog run`")
     c = compile_file(str(program))
     for d in c.diagnostics:
         print(d.format(str(program)), file=sys.stderr)
     if not c.ok:
         return 1
-    stream_dir = out / "stream"
+    out = Path(args.out)
+    stream_dir = out / f"stream-{question}"
     if not (stream_dir / "labels.jsonl").exists():
         print(f"generating {args.n} images into {stream_dir} ...", file=sys.stderr)
-        generate_stream(stream_dir, args.n, seed=args.seed)
-    items = load_items(str(stream_dir / "labels.jsonl"), None)[: args.n]
+        generate_stream(stream_dir, args.n, seed=args.seed, question=question)
+    items = load_inputs(stream_dir / "labels.jsonl").items[: args.n]
     pools = load_pools(None)
     results, summaries = {}, {}
     for name in args.policies.split(","):
-        args.policy = name
         print(f"serving {program.name} with policy {name} ...", file=sys.stderr)
-        _, rows = serve(c.graph, c.graph.meta["source_sha256"], items, pools, args, str(out / "runs.sqlite"),
-                        progress=not args.no_progress and sys.stderr.isatty())
-        results[name], summaries[name] = rows, summarise(rows)
+        settings = RunSettings(policy=name, cost_weight=args.cost_weight, reward=args.reward,
+                               seed=args.seed, window=args.window)
+        result = _guarded(lambda: serve(c.graph, items, pools, settings, str(out / "runs.sqlite"),
+                                        progress=not args.no_progress and sys.stderr.isatty()))
+        if isinstance(result, int):
+            return result
+        results[name], summaries[name] = result.rows, summarise(result.rows)
     print(f"\n{program.name} on {len(items)} images (cost weight {args.cost_weight}, {args.reward} reward):")
     print(f"{'policy':18s} {'accuracy':>9s} {'avg cost':>9s} {'vs largest':>10s}")
     for name, s in summaries.items():

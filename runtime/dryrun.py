@@ -10,49 +10,59 @@ and an outcome sequence that leads there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from fmprog.backends.base import Result
+from fmprog.backends.geometry import Box
 from fmprog.compiler.diagnostics import CodeRange, Diagnostic
 from fmprog.compiler.ir import Graph, Node
 
 from .errors import ProgramError
 from .interpreter import Interpreter
-from .values import ImagePatch
+from .neural import Request
 
 IMAGE = np.full((120, 160, 3), 127, dtype=np.uint8)
 
 
-def _patches(parent: ImagePatch, n: int) -> list[ImagePatch]:
-    w, h = parent.width, parent.height
+def _boxes(crop, n: int) -> list[Box]:
+    """`n` side-by-side boxes inside a crop (in its own DSL coordinates)."""
+    h, w = crop.shape[:2]
     out = []
     for i in range(n):
-        x0 = parent.left + (i * w) // max(n, 1)
-        out.append(ImagePatch(parent.image, x0, parent.lower + h // 4, x0 + max(1, w // (n + 1)),
-                              parent.lower + 3 * h // 4))
+        x0 = (i * w) // max(n, 1)
+        out.append(Box(x0, h // 4, x0 + max(1, w // (n + 1)), 3 * h // 4))
     return out
 
 
-def outcomes(method: str, patch: ImagePatch | None, args: list, kwargs: dict) -> list[tuple[str, Any]]:
-    """(label, value) alternatives for one neural call."""
-    if method == "find":
-        return [(f"{n} patches" if n != 1 else "1 patch", _patches(patch, n)) for n in (0, 1, 3)]
-    if method in ("exists", "verify_property"):
-        return [("True", True), ("False", False)]
-    if method == "query":
-        return [(repr(v), v) for v in ("yes", "no", "2", "red")]
-    if method == "best_text_match":
-        options = list(args[0] if args else kwargs.get("option_list", []))
-        return [(repr(o), o) for o in options[:2]] or [("no option", None)]
-    if method == "compute_depth":
-        return [("1.0", 1.0), ("10.0", 10.0)]
-    if method == "llm_query":
-        return [("'yes'", "yes"), ("'2'", "2")]
-    if method == "best_image_match":
-        patches = list(args[0] if args else kwargs.get("list_patches", []))
-        return [("first patch", patches[0])] if patches else [("None", None)]
-    raise ValueError(f"no dry-run outcomes for {method}")
+def _one_hot(rows: int, cols: int, col: int) -> np.ndarray:
+    scores = np.zeros((rows, cols))
+    scores[:, col] = 1.0
+    return scores
+
+
+def outcomes(req: Request) -> list[tuple[str, Result]]:
+    """(label, backend result) alternatives for one neural request."""
+    m, call = req.method, req.call
+    if m == "find":
+        return [(f"{n} patches" if n != 1 else "1 patch", Result(_boxes(call.image, n))) for n in (0, 1, 3)]
+    if m == "exists":
+        return [("True", Result(_boxes(call.image, 1))), ("False", Result([]))]
+    if m == "verify_property":
+        return [("True", Result(True)), ("False", Result(False))]
+    if m == "query":
+        return [(repr(v), Result(v)) for v in ("yes", "no", "2", "red")]
+    if m == "best_text_match":
+        options = list(req.args["option_list"])
+        n = len(call.args["texts"])
+        return [(repr(o), Result(_one_hot(1, n, i))) for i, o in enumerate(options[:2])]
+    if m == "compute_depth":
+        return [("1.0", Result(1.0)), ("10.0", Result(10.0))]
+    if m == "llm_query":
+        return [("'yes'", Result("yes")), ("'2'", Result("2"))]
+    if m == "best_image_match":
+        return [("first patch", Result(_one_hot(len(call.images), len(call.args["texts"]), 0)))]
+    raise ValueError(f"no dry-run outcomes for {m}")
 
 
 class _Run(Interpreter):
@@ -60,8 +70,8 @@ class _Run(Interpreter):
         super().__init__(graph, **kwargs)
         self.script, self.trail = script, []
 
-    def neural(self, node: Node, patch, args, kwargs):
-        alts = outcomes(node.target, patch, args, kwargs)
+    def serve(self, node: Node, req: Request) -> Result:
+        alts = outcomes(req)
         i = self.script[len(self.trail)] if len(self.trail) < len(self.script) else 0
         self.trail.append((node.meta["site"], alts[i][0], i, len(alts)))
         return alts[i][1]

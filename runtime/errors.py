@@ -25,3 +25,10 @@ class ProgramError(Exception):
 
 class Timeout(ProgramError):
     pass
+
+
+class RuntimeFault(Exception):
+    """A fault of fmprog itself or of a routing policy, not of the user's program: it is
+    recorded as the input's error (kind `runtime-fault`), never located at a program line."""
+
+    kind = "runtime-fault"

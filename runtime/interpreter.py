@@ -2,9 +2,10 @@
 
 `Interpreter.run(inputs)` evaluates, region by region and in program order, the nodes
 whose guard holds, with one method per op kind (`op_input`, `op_pure`, ...). Analyses and
-runtimes specialise it: the dry-run checker and the routed runtime override `neural()`,
-the method that serves a NEURAL node. Errors surface as `ProgramError`s located at the
-node's source range ("while executing ...", as torch.fx does).
+runtimes specialise it: the dry-run checker and the routed runtime override `serve()`,
+which serves a NEURAL node's request (`runtime/neural.py`). Errors surface as
+`ProgramError`s located at the node's source range ("while executing ...", as torch.fx
+does); a `RuntimeFault` (a policy's or fmprog's own bug) passes through unlocated.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import itertools
 import time
 from typing import Any
 
-from fmprog.backends.base import Backend, BackendError
+from fmprog.backends.base import Backend, BackendError, Result
 from fmprog.compiler.ir import Graph, Node, Op
 
 from . import neural as N
 from . import ops
-from .errors import ProgramError, Timeout
+from .errors import ProgramError, RuntimeFault, Timeout
 from .values import ImagePatch, LoopResult, Unbound
 
 ABSENT = object()  # a MERGE none of whose candidates ran (its paths left the region)
@@ -97,8 +98,8 @@ class Interpreter:
                                node.range)
         return value
 
-    def fail(self, node: Node, e: Exception) -> ProgramError:
-        if isinstance(e, ProgramError):
+    def fail(self, node: Node, e: Exception) -> Exception:
+        if isinstance(e, (ProgramError, RuntimeFault)):
             return e
         return ProgramError(type(e).__name__, str(e) or type(e).__name__, node.range)
 
@@ -132,26 +133,30 @@ class Interpreter:
     def op_neural(self, node: Node, env: dict):
         args, kwargs = self.args(node, env)
         receiver = args.pop(0) if node.meta.get("receiver") else None
-        if receiver is not None and not isinstance(receiver, ImagePatch):
-            # `x.find(...)` where the checker could not type x: a str method, say.
+        if node.meta.get("receiver") and not isinstance(receiver, ImagePatch):
+            # `x.find(...)` where x is not a patch: a str method, or None (AttributeError)
             try:
                 return ops.call_method(receiver, node.meta["method"], *args, **kwargs)
             except Exception as e:
                 raise self.fail(node, e) from e
         try:
-            return self.neural(node, receiver, args, kwargs)
-        except ProgramError:
-            raise
-        except BackendError as e:
-            raise ProgramError("BackendError", str(e), node.range, node.meta["site"]) from e
-        except Exception as e:
+            req = N.request(node.meta["site"], node.meta["kind"], node.target, receiver, args, kwargs)
+        except Exception as e:  # the program's own bad arguments
             raise self.fail(node, e) from e
+        if isinstance(req, N.Immediate):
+            return req.value
+        try:
+            result = self.serve(node, req)
+        except BackendError as e:
+            raise ProgramError(e.kind, str(e), node.range, node.meta["site"]) from e
+        try:
+            return N.finish(req, receiver, result)
+        except Exception as e:  # the backend's answer does not fit the method
+            raise ProgramError("backend-error", f"malformed answer to {node.target}(): "
+                               f"{type(e).__name__}: {e}", node.range, node.meta["site"]) from e
 
-    def neural(self, node: Node, patch: ImagePatch | None, args: list, kwargs: dict) -> Any:
-        """Serve one neural call. Subclasses choose the backend."""
-        return N.call(node.target, self.backend(node), patch, args, kwargs)
-
-    def backend(self, node: Node) -> Backend:
+    def serve(self, node: Node, req: N.Request) -> Result:
+        """Serve one neural request (the hook runtimes and analyses specialise)."""
         raise NotImplementedError("this interpreter has no backends")
 
     def op_branch(self, node: Node, env: dict):
@@ -276,5 +281,8 @@ class FixedInterpreter(Interpreter):
         super().__init__(graph, **kwargs)
         self.backends = backends
 
-    def backend(self, node: Node) -> Backend:
-        return self.backends[node.meta["kind"]]
+    def serve(self, node: Node, req: N.Request) -> Result:
+        (out,) = self.backends[req.kind].serve([req.call])
+        if isinstance(out, BaseException):
+            raise out
+        return out

@@ -1,83 +1,70 @@
-"""The routed runtime: the interpreter asks the policy for a backend at each neural node
-that fires, and records a trace (fired nodes, per-site backend, calls, latency, cost)."""
+"""The routed runtime: at each neural node that fires, the router plans the request, an
+executor serves it, and the call goes into the input's call log (with the nodes that
+ran, the trace of the input)."""
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import copy
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
-from fmprog.backends.base import BackendError, Pools
+from fmprog.backends.base import Pools, Result
 from fmprog.compiler.ir import Graph, Node
 
-from . import neural as N
+from .cache import call_key
+from .calllog import CallRecord, Trace
+from .executor import Job
 from .interpreter import Interpreter
-from .policies.base import Episode, Policy, Site
-
-
-@dataclass
-class SiteTrace:
-    backend: str
-    index: int
-    calls: int = 0
-    seconds: float = 0.0
-    cost: float = 0.0
-
-
-@dataclass
-class Trace:
-    """What happened on one input."""
-
-    sites: dict[str, SiteTrace] = field(default_factory=dict)
-    fired: list[int] = field(default_factory=list)  # ids of the nodes that ran
-    answer: Any = None
-    error: dict | None = None
-
-    @property
-    def cost(self) -> float:
-        return sum(s.cost for s in self.sites.values())
-
-    def to_json(self) -> dict:
-        return {"sites": {k: vars(v) for k, v in self.sites.items()}, "fired": self.fired, "error": self.error}
+from .neural import Request
+from .policies.base import Episode, Site
+from .router import Router
+from .window import Submit
 
 
 def sites_of(graph: Graph, pools: Pools) -> list[Site]:
-    return [Site(n.meta["site"], n.meta["kind"], tuple(pools.costs(n.meta["kind"]))) for n in graph.neural_sites()]
+    """The program's call sites with the costs of their pools (a kind without a pool gets
+    none: preflight reports it before the first input)."""
+    return [Site(n.meta["site"], n.meta["kind"],
+                 tuple(pools.costs(n.meta["kind"])) if pools.has(n.meta["kind"]) else ())
+            for n in graph.neural_sites()]
 
 
 class RoutedInterpreter(Interpreter):
-    def __init__(self, graph: Graph, pools: Pools, policy: Policy, backend_timeout: float | None = None, **kw):
-        super().__init__(graph, **kw)
-        self.pools, self.policy, self.backend_timeout = pools, policy, backend_timeout
-        self._pool = cf.ThreadPoolExecutor(max_workers=1) if backend_timeout else None
+    """Serves neural requests through a router and a `submit` function (the executor
+    directly, or a fiber of a batching window); one instance runs one input at a time,
+    `spawn()` gives independent instances for a window."""
 
-    def start(self, episode: Episode) -> Trace:
-        self.episode, self.trace = episode, Trace()
+    def __init__(self, graph: Graph, router: Router, **kw):
+        super().__init__(graph, **kw)
+        self.router = router
+
+    def spawn(self) -> "RoutedInterpreter":
+        """Another interpreter of the same program, sharing its static tables."""
+        other = copy.copy(self)
+        other.dispatch = {op: getattr(other, "op_" + op.value) for op in self.dispatch}
+        return other
+
+    def start(self, episode: Episode, submit: Submit) -> Trace:
+        self.episode, self.submit, self.trace = episode, submit, Trace()
         self.fired = self.trace.fired
         return self.trace
 
-    def neural(self, node: Node, patch, args, kwargs):
-        site = node.meta["site"]
-        index = self.policy.choose(self.episode, site)
-        backend = self.pools.pool(node.meta["kind"])[index]
-        st = self.trace.sites.setdefault(site, SiteTrace(backend.name, index))
-        t0 = time.perf_counter()
-        try:
-            return self._call(node.target, backend, patch, args, kwargs)
-        finally:
-            st.calls += 1
-            st.seconds += time.perf_counter() - t0
-            st.cost += backend.cost
+    def serve(self, node: Node, req: Request) -> Result:
+        plan = self.router.plan(self.episode, req)
+        t0 = time.monotonic()
+        served = self.submit(_job(plan.backend, req))
+        if self.deadline is not None:  # time waiting for a model is not the program's
+            self.deadline += time.monotonic() - t0
+        self.router.observe(plan, served.error is None)
+        err = served.error
+        self.trace.calls.append(CallRecord(
+            req.site, req.method, req.call.op, plan.backend.name, plan.index, served.cost,
+            served.seconds, served.result.confidence if served.result else None, served.cached,
+            str(err) if err else None, getattr(err, "kind", None) if err else None,
+            plan.fallback_from))
+        if err is not None:
+            raise err
+        return served.result
 
-    def _call(self, method, backend, patch, args, kwargs):
-        if self._pool is None:
-            return N.call(method, backend, patch, args, kwargs)
-        future = self._pool.submit(N.call, method, backend, patch, args, kwargs)
-        try:
-            return future.result(timeout=self.backend_timeout)
-        except cf.TimeoutError:
-            # The worker cannot be killed; start a fresh one so the stream goes on.
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = cf.ThreadPoolExecutor(max_workers=1)
-            raise BackendError(f"{backend.name} timed out after {self.backend_timeout} s") from None
+
+def _job(backend, req: Request) -> Job:
+    return Job(backend, req.call, call_key(backend, req))

@@ -12,7 +12,7 @@ from fmprog.backends.fake import FakeBackend
 from fmprog.compiler import compile_source
 from fmprog.runtime.errors import ProgramError
 from fmprog.runtime.interpreter import FixedInterpreter
-from fmprog.runtime.reference import run_python
+from reference import run_python
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "llm-programs-dev.jsonl"
 IMAGES = [np.random.default_rng(s).integers(0, 255, (48 + 8 * s, 64, 3), dtype=np.uint8) for s in range(3)]

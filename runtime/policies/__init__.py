@@ -67,7 +67,25 @@ SETTINGS_CLASSES = {
     "oracle": OracleSettings,
     "paper": PaperSettings,
 }
-_SETTINGS = SETTINGS_CLASSES  # older name, still imported by runtime/cli.py
+
+
+_SUMMARIES = {
+    "static-cheapest": "pool index 0 (the cheapest backend) at every site",
+    "static-largest": "the last (most expensive) pool index at every site",
+    "static:<index>": "that pool index at every site (it must exist in every pool)",
+    "random": "a uniform pool index per site and input",
+    "structured": "the paper's method: one Thompson-sampling model per call site, updated only where it fired",
+    "joint": "one model over all joint assignments of the sites (the paper's full-policy ablation)",
+    "query-level": "one tier for the whole program per input (LLM-routing baseline)",
+    "oracle": "for evaluation: the cheapest assignment that answers right, found with hindsight",
+    "paper": "the paper's exact setup: a ResNet-18 per site on the raw image (slow on CPU)",
+}
+
+
+def describe_policies() -> str:
+    """The policies `make_policy` knows, one line each (for `--list-policies`)."""
+    width = max(map(len, _SUMMARIES))
+    return "\n".join(f"{name:{width}s}  {text}" for name, text in _SUMMARIES.items())
 
 
 def _check_sites(sites: list[Site]) -> None:
@@ -133,6 +151,7 @@ def make_policy(name: str, sites: list[Site], settings: object = None, seed: int
 __all__ = [
     "POLICY_NAMES",
     "SETTINGS_CLASSES",
+    "describe_policies",
     "Episode",
     "Policy",
     "Site",

@@ -1,20 +1,28 @@
-"""The routing-policy interface: pick a backend per call site, learn from the reward.
+"""The routing-policy interface: pick a backend per call site, learn from the feedback.
 
 The runtime consults a policy lazily, at each neural node that fires:
-`episode = policy.begin(features)` once per input, `episode.choose(site)` at every
-neural call (the same site may fire many times in a loop: an episode must return the same
-choice for a site within one input), then `policy.update(episode, reward)` with the
-reward of that input. `episode.fired` is the set of sites that actually ran; structured
-policies update only those.
+`episode = policy.begin(context, evaluate)` once per input, `policy.choose(episode, site)`
+at every neural call (the same site may fire many times in a loop: an episode returns
+the same choice for a site within one input), then `policy.update(episode, feedback)`
+once the input's label is known. `episode.fired` is the set of sites that actually ran
+and `episode.served` the pool index that really served each of them (the choice, unless
+a circuit breaker fell back to another member): structured policies update only those.
+
+What a policy needs from the runtime is declared, not guessed: `needs_image` (begin()
+gets the raw image instead of the shared feature vector) and `needs_evaluator` (begin()
+gets `evaluate(assignment) -> (correct, cost)`, which runs the program under a whole
+assignment: the oracle).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
+
+Evaluate = Callable[[dict[str, int]], tuple[bool, float]]
 
 
 @dataclass(frozen=True)
@@ -34,26 +42,46 @@ class Site:
 class Episode:
     """One input's routing decisions; `choices` maps site id -> backend index."""
 
-    features: np.ndarray
+    features: Any
     choices: dict[str, int] = field(default_factory=dict)
     fired: set[str] = field(default_factory=set)
+    served: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def cost(self, sites: Mapping[str, Site]) -> float:
-        """Cost of the backends chosen at the sites that fired (once per site)."""
-        return sum(sites[s].costs[self.choices[s]] for s in self.fired)
+    def arm(self, site_id: str) -> int:
+        """The pool index that served `site_id` on this input (the one to learn about)."""
+        return self.served.get(site_id, self.choices[site_id])
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What one labelled input teaches, all derived from its call log.
+
+    `task` is the task reward (a failed input counts as a wrong answer); `cost` the sum of
+    the costs of every call it made; `reward = task - cost_weight * cost`. `site_cost` and
+    `site_calls` split the cost and the number of calls by site.
+    """
+
+    task: float
+    cost: float
+    reward: float
+    correct: bool
+    site_cost: Mapping[str, float] = field(default_factory=dict)
+    site_calls: Mapping[str, int] = field(default_factory=dict)
 
 
 class Policy(ABC):
-    """Chooses a backend index per site; learns from (features, choices, fired, reward)."""
+    """Chooses a backend index per site; learns from (context, choices, fired, feedback)."""
 
     name: str = ""
+    needs_image: bool = False
+    needs_evaluator: bool = False
 
     def __init__(self, sites: list[Site], seed: int = 0):
         self.sites = {s.id: s for s in sites}
         self.rng = np.random.default_rng(seed)
 
-    def begin(self, features: np.ndarray) -> Episode:
+    def begin(self, features: Any, evaluate: Evaluate | None = None) -> Episode:
         return Episode(features=features)
 
     def choose(self, episode: Episode, site_id: str) -> int:
@@ -66,11 +94,12 @@ class Policy(ABC):
     @abstractmethod
     def _choose(self, episode: Episode, site: Site) -> int: ...
 
-    def update(self, episode: Episode, reward: float) -> None:
-        """Learn from one input's reward. Default: nothing to learn."""
+    def update(self, episode: Episode, feedback: Feedback) -> None:
+        """Learn from one input's feedback. Default: nothing to learn."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume; must be picklable (numpy arrays, tensors, ints)."""
+        """Everything needed to resume, as data: dicts with str keys, lists, numbers,
+        strings and numpy arrays (the run database stores it without pickle)."""
         return {"rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

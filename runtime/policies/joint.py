@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Episode, Policy, Site
+from .base import Episode, Feedback, Policy, Site
 from .features import as_context
 from .neural_ts import NeuralTS
-from .rewards import task_part
 from .settings import JointSettings, NeuralTSSettings
 
 _KEY = "assignment"  # episode.extra key of the sampled row
@@ -51,7 +50,7 @@ class AssignmentBandit(Policy):
     def _reprice(self) -> None:
         self.penalty = self.row_costs @ (self.fire_counts / np.float32(self.inputs))
 
-    def begin(self, features: np.ndarray) -> Episode:
+    def begin(self, features: np.ndarray, evaluate=None) -> Episode:
         return Episode(features=as_context(features, self.settings.input_dim))
 
     def _choose(self, episode: Episode, site: Site) -> int:
@@ -59,16 +58,15 @@ class AssignmentBandit(Policy):
             episode.extra[_KEY] = self.model.sample(episode.features, self.penalty, self.rng)
         return int(self.table[episode.extra[_KEY], self.order[site.id]])
 
-    def update(self, episode: Episode, reward: float) -> None:
+    def update(self, episode: Episode, feedback: Feedback) -> None:
         for site_id in episode.fired:
             self.fire_counts[self.order[site_id]] += 1
         self.inputs += 1
         self._reprice()
         if _KEY not in episode.extra:  # no site fired: no decision was made
             return
-        s = self.settings
-        task = task_part(reward, episode.cost(self.sites), s.cost_weight)
-        self.model.observe(episode.features, episode.extra[_KEY], task / s.reward_scale, self.rng)
+        target = feedback.task / self.settings.reward_scale
+        self.model.observe(episode.features, episode.extra[_KEY], target, self.rng)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

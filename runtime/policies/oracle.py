@@ -10,14 +10,11 @@ the largest backend everywhere. Ties go to the lower static cost, then the lower
 from __future__ import annotations
 
 import itertools
-from typing import Callable
-
 import numpy as np
 
-from .base import Episode, Policy, Site
+from .base import Episode, Evaluate, Policy, Site
 from .settings import OracleSettings
 
-Evaluate = Callable[[dict[str, int]], tuple[bool, float]]
 _KEY = "oracle"
 
 
@@ -25,7 +22,7 @@ class OraclePolicy(Policy):
     """Chooses with hindsight: call `begin(features, evaluate=fn)` for every input."""
 
     name = "oracle"
-    needs_evaluator = True  # the runtime checks this to pass `evaluate` to `begin`
+    needs_evaluator = True  # begin() gets the program's evaluator
 
     def __init__(self, sites: list[Site], settings: OracleSettings | None = None, seed: int = 0):
         super().__init__(sites, seed)

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Episode, Policy, Site
-from .rewards import task_part
+from .base import Episode, Feedback, Policy, Site
 from .settings import PaperSettings
 
 _IMAGE, _GRADS = "paper_image", "paper_grads"  # episode.extra keys
@@ -32,14 +31,13 @@ def _size(net) -> int:
 class PaperPolicy(Policy):
     """Per-site ResNet-18 REINFORCE routers with gradient Thompson sampling.
 
-    `begin` takes the raw (H, W, 3) uint8 image (`wants_image`: a runtime that passes
-    feature vectors to other policies must pass this one the image). `update` expects the
-    full reward ``task - settings.cost_weight * episode.cost(sites)``; the task part is
-    learned.
+    `begin` takes the raw (H, W, 3) uint8 image (`needs_image`: a runtime that passes
+    feature vectors to other policies passes this one the image). `update` learns the
+    feedback's task reward.
     """
 
     name = "paper"
-    wants_image = True  # begin() needs the raw image, not the shared feature vector
+    needs_image = True  # begin() needs the raw image, not the shared feature vector
 
     def __init__(self, sites: list[Site], settings: PaperSettings | None = None, seed: int = 0):
         import torch
@@ -68,7 +66,7 @@ class PaperPolicy(Policy):
         self.inputs = 0  # updates so far; training happens every retrain_every of them
 
     # -- choosing ---------------------------------------------------------------------
-    def begin(self, features: np.ndarray) -> Episode:
+    def begin(self, features: np.ndarray, evaluate=None) -> Episode:
         """`features` is the raw image; it is resized to image_size x image_size."""
         torch = self.torch
         image = np.asarray(features)
@@ -107,13 +105,13 @@ class PaperPolicy(Policy):
         return arm
 
     # -- learning ---------------------------------------------------------------------
-    def update(self, episode: Episode, reward: float) -> None:
+    def update(self, episode: Episode, feedback: Feedback) -> None:
         s = self.settings
-        task = task_part(reward, episode.cost(self.sites), s.cost_weight) / s.reward_scale
+        task = feedback.task / s.reward_scale
         for site_id in sorted(episode.fired):
             g = episode.extra[_GRADS][site_id]
             self.u[site_id] += g * g
-            self.cache[site_id].append((episode.features, episode.choices[site_id], task))
+            self.cache[site_id].append((episode.features, episode.arm(site_id), task))
         self.inputs += 1
         if self.inputs % s.retrain_every == 0:
             for site_id in self.nets:

@@ -3,12 +3,12 @@
 Binary (verification) tasks reward the rare positive class heavily: true positive +1000,
 false negative -100, true negative +1, false positive -100. Open-form tasks: +100 if the
 answer is right, -100 if not. The reward of an input is
-``task reward - cost_weight * cost``, cost being `Episode.cost(sites)` (each fired site's
-chosen backend, once).
+``task reward - cost_weight * cost``, cost being the sum of the costs of every call in
+the input's call log (a site in a loop pays for each of its calls).
 
-Learned policies take that full reward in `update` and add `cost_weight * cost` back
-(`task_part`): the paper subtracts cost only when choosing, never in training, because
-the costs are known exactly and only the task reward has to be learned.
+Learned policies learn the task reward (`Feedback.task`): the paper subtracts cost only
+when choosing, never in training, because the costs are known exactly and only the task
+reward has to be learned.
 """
 
 from __future__ import annotations
@@ -36,8 +36,3 @@ def open_form_reward(correct: bool) -> float:
 def reward(task_reward: float, cost: float, cost_weight: float) -> float:
     """The reward of one input: task reward minus cost_weight * cost."""
     return float(task_reward) - float(cost_weight) * float(cost)
-
-
-def task_part(full_reward: float, cost: float, cost_weight: float) -> float:
-    """Inverse of `reward`: the task reward inside a cost-penalised reward."""
-    return float(full_reward) + float(cost_weight) * float(cost)

@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Episode, Policy, Site
+from .base import Episode, Feedback, Policy, Site
 from .features import as_context
 from .neural_ts import NeuralTS
-from .rewards import task_part
 from .settings import StructuredSettings
 
 
@@ -24,8 +23,9 @@ class StructuredPolicy(Policy):
     """Per-site NeuralTS over shared features; updates only fired sites.
 
     `begin` takes the raw image ((H, W, 3) uint8) or a precomputed feature vector of
-    length `settings.input_dim`. `update(episode, reward)` expects the full reward
-    ``task - settings.cost_weight * episode.cost(sites)`` (see `rewards.reward`).
+    length `settings.input_dim`. `update` learns the feedback's task reward: the paper
+    subtracts cost only when choosing, since costs are known and only the task reward
+    has to be learned.
     """
 
     name = "structured"
@@ -43,22 +43,17 @@ class StructuredPolicy(Policy):
             for site in sites
         }
 
-    def begin(self, features: np.ndarray) -> Episode:
+    def begin(self, features: np.ndarray, evaluate=None) -> Episode:
         return Episode(features=as_context(features, self.settings.input_dim))
 
     def _choose(self, episode: Episode, site: Site) -> int:
         return self.models[site.id].sample(episode.features, self.penalty[site.id], self.rng)
 
-    def update(self, episode: Episode, reward: float) -> None:
-        if not episode.fired:
-            return
-        s = self.settings
-        task = task_part(reward, episode.cost(self.sites), s.cost_weight)
-        target = task / s.reward_scale
+    def update(self, episode: Episode, feedback: Feedback) -> None:
+        target = feedback.task / self.settings.reward_scale
         # sorted: the training shuffles draw from the shared rng in a fixed order
         for site_id in sorted(episode.fired):
-            arm = episode.choices[site_id]
-            self.models[site_id].observe(episode.features, arm, target, self.rng)
+            self.models[site_id].observe(episode.features, episode.arm(site_id), target, self.rng)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

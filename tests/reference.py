@@ -12,10 +12,9 @@ import builtins as py
 from typing import Any
 
 from fmprog.backends.base import Backend
-
-from . import builtins as B
-from . import neural as N
-from .values import ImagePatch
+from fmprog.runtime import builtins as B
+from fmprog.runtime import neural as N
+from fmprog.runtime.values import ImagePatch
 
 FILENAME = "<fmprog-reference>"
 
@@ -31,7 +30,7 @@ class _Context:
 
         d = dsl.load()
         sig = d.patch.methods.get(method) or d.functions[method]
-        return N.call(sig.canonical, self.backends[sig.neural], patch, args, kwargs)
+        return N.serve_directly(self.backends[sig.neural], sig.canonical, patch, args, kwargs)
 
 
 def run_python(source: str, image: Any, backends: dict[str, Backend], query: str = "",

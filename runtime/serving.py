@@ -1,0 +1,199 @@
+"""Serving a program over a stream: choose, execute, answer, take the label, learn.
+
+Inputs are served in windows of `settings.window`: the programs of a window run
+together (`window.py`), their calls batched per backend; then, in input order, each
+input's feedback teaches the policy and its row is written, the window's last row with
+the policy checkpoint in the same transaction. So every decision in a window uses the
+policy as it was before the window's feedback, and a run resumes at a window boundary.
+
+Bad inputs never stop the stream: an unreadable image, a bad row, a failing or slow
+backend, a program error or a fault of a policy is recorded in that input's row and the
+stream goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from fmprog.backends.base import Pools
+from fmprog.compiler.ir import Graph
+
+from .cache import MemoryCache
+from .calllog import Trace
+from .errors import ProgramError, RuntimeFault
+from .evaluator import evaluator
+from .executor import CachingExecutor, Executor
+from .feedback import make_feedback
+from .inputs import Item, read_image
+from .policies.base import Episode, Policy
+from .routed import RoutedInterpreter
+from .router import Breaker, Router
+from .settings import RunSettings
+from .window import Submit, run_window
+
+log = logging.getLogger(__name__)
+MAX_ANSWER_BYTES = 1_000_000
+MAX_ANSWER_DEPTH = 64
+
+
+@dataclass
+class _Input:
+    """One input on its way through a window."""
+
+    seq: int
+    item: Item
+    row: dict
+    inputs: dict | None = None
+    episode: Episode | None = None
+    interp: RoutedInterpreter | None = None
+    executor: Executor | None = None  # the oracle's own, holding its evaluations
+    trace: Trace = field(default_factory=Trace)
+    answer: Any = None
+    failed: bool = False
+    t0: float = 0.0
+
+
+class Stream:
+    """One deployed program: graph, backend pools, policy, executor and settings."""
+
+    def __init__(self, graph: Graph, pools: Pools, policy: Policy, executor: Executor,
+                 settings: RunSettings, features: Callable | None = None):
+        from .policies.features import image_features
+
+        self.graph, self.pools, self.policy, self.executor = graph, pools, policy, executor
+        self.settings = s = settings
+        self.features = features or image_features
+        self.router = Router(pools, policy, Breaker(s.breaker_failures, s.breaker_cooldown))
+        self.proto = RoutedInterpreter(graph, self.router, max_iterations=s.max_iterations,
+                                       time_limit=s.time_limit)
+        # what always-largest pays per call of a site: for cost_vs_largest
+        self.largest = {n.meta["site"]: pools.pool(n.meta["kind"])[-1].cost
+                        for n in graph.neural_sites() if pools.has(n.meta["kind"])}
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self, items: list[Item], start: int = 0, last_checkpoint: int = 0) -> Iterator[tuple[int, dict, Any]]:
+        """Yield (seq, row, policy state or None) for every input from `start`, in order;
+        a state comes with the last row of a window once `checkpoint_every` inputs have
+        passed since the last one, and with the stream's last row."""
+        k = self.settings.window
+        for first in range(start, len(items), k):
+            window = [self._prepare(seq, items[seq]) for seq in range(first, min(first + k, len(items)))]
+            runnable = [w for w in window if w.interp is not None]
+            run_window(self.executor, [self._task(w) for w in runnable])
+            for w in window:
+                self._learn(w)
+            end = window[-1].seq + 1
+            checkpoint = end - last_checkpoint >= self.settings.checkpoint_every or end == len(items)
+            state = self.policy.state_dict() if checkpoint else None
+            if checkpoint:
+                last_checkpoint = end
+            for w in window:
+                yield w.seq, w.row, state if w is window[-1] else None
+
+    # -- one input -------------------------------------------------------------------------
+    def _prepare(self, seq: int, item: Item) -> _Input:
+        w = _Input(seq, item, {"item": item.key, "label": item.label, "cost": 0.0,
+                               "largest_cost": 0.0}, t0=time.perf_counter())
+        if item.problem:
+            w.row.update(error_kind="bad-input", error=item.problem)
+            return w
+        try:
+            image = read_image(item.path, self.settings.max_pixels)
+        except Exception as e:  # corrupt, missing, unreadable or oversized image
+            w.row.update(error_kind="image-error", error=f"cannot read {item.key}: {e}")
+            return w
+        w.inputs = {"image": image, "query": item.query, "possible_answers": item.possible_answers or []}
+        try:
+            context = image if self.policy.needs_image else self.features(image)
+            evaluate = None
+            if self.policy.needs_evaluator:
+                w.executor = CachingExecutor(self.executor, MemoryCache())
+                evaluate = evaluator(self.proto, self.policy, w.executor, w.inputs, item.label)
+            w.episode = self.policy.begin(context, evaluate)
+        except Exception as e:
+            self._fault(w, "policy begin", e)
+            return w
+        w.interp = self.proto.spawn()
+        return w
+
+    def _task(self, w: _Input) -> Callable[[Submit], None]:
+        def task(submit: Submit) -> None:
+            if w.executor is not None:
+                submit = lambda job: w.executor.run([job])[0]  # noqa: E731
+            w.trace = w.interp.start(w.episode, submit)
+            try:
+                w.answer = w.interp.run(dict(w.inputs))
+                w.row["answer"] = bounded_answer(w.answer)
+            except ProgramError as e:
+                w.trace.error = e.to_json()
+                w.row.update(error_kind=e.kind, error=str(e))
+                w.failed = True
+            except Exception as e:  # RuntimeFault, or a bug of fmprog
+                self._fault(w, "serving", e)
+        return task
+
+    def _learn(self, w: _Input) -> None:
+        row, trace = w.row, w.trace
+        row["cost"] = trace.cost
+        row["largest_cost"] = sum(self.largest.get(c.site, c.cost) for c in trace.calls)
+        row["trace"] = trace.to_json()
+        fault = row.get("error_kind") in ("runtime-fault", "bad-input", "image-error")
+        if w.item.label is None:
+            if w.interp is not None:
+                row["error"] = "; ".join(filter(None, [row.get("error"), "no label: not learned from"]))
+        elif w.interp is not None and not fault:
+            fb = make_feedback(self.settings.reward, w.answer, w.item.label, w.failed, trace,
+                               self.settings.cost_weight)
+            row.update(correct=int(fb.correct), reward=fb.reward)
+            try:
+                self.policy.update(w.episode, fb)
+            except Exception as e:
+                self._fault(w, "policy update", e)
+        row["seconds"] = time.perf_counter() - w.t0
+
+    def _fault(self, w: _Input, stage: str, e: Exception) -> None:
+        if not isinstance(e, RuntimeFault):
+            log.error("fault in %s on %s:\n%s", stage, w.item.key, traceback.format_exc())
+        w.row.update(error_kind="runtime-fault",
+                     error=f"{stage} failed (a fault of fmprog or of the policy, not of the program): "
+                           f"{type(e).__name__}: {e}")
+
+
+def bounded_answer(v: Any) -> Any:
+    """The answer as JSON-able data, refusing (ProgramError `AnswerTooLarge`) one nested
+    deeper than MAX_ANSWER_DEPTH or larger than MAX_ANSWER_BYTES once encoded."""
+    data = _jsonable(v, 0)
+    size = len(json.dumps(data))
+    if size > MAX_ANSWER_BYTES:
+        raise ProgramError("AnswerTooLarge", f"the answer is {size:,} bytes as JSON, over the "
+                           f"limit of {MAX_ANSWER_BYTES:,}")
+    return data
+
+
+def _jsonable(v: Any, depth: int) -> Any:
+    if depth > MAX_ANSWER_DEPTH:
+        raise ProgramError("AnswerTooLarge", f"the answer is nested deeper than {MAX_ANSWER_DEPTH}")
+    if v is None or isinstance(v, (bool, int, float, str)):
+        if isinstance(v, str) and len(v) > MAX_ANSWER_BYTES:
+            raise ProgramError("AnswerTooLarge", f"the answer is a string of {len(v):,} characters")
+        if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 256:
+            return str(v)
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_jsonable(x, depth + 1) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x, depth + 1) for k, x in v.items()}
+    if hasattr(v, "box"):
+        return {"patch": list(v.box())}
+    if isinstance(v, np.ndarray):
+        return {"array": list(v.shape)}
+    return repr(v)[:1000]
