@@ -47,6 +47,7 @@ class BackendError(RuntimeError):
     """A backend failed on one call: recorded in the call log, the stream goes on."""
 
     kind = "backend-error"
+    health = True  # a failure of the backend itself (the circuit breaker counts it)
 
 
 class BackendTimeout(BackendError):

@@ -130,9 +130,10 @@ def _as_backend_error(backend: Backend, e: BaseException) -> BackendError:
 
 
 class ReplayMiss(BackendError):
-    """A replayed run asked for a call the cache does not hold."""
+    """A replayed run asked for a call the cache does not hold (not the backend's fault)."""
 
     kind = "replay-miss"
+    health = False
 
 
 class CachingExecutor(Executor):

@@ -25,9 +25,9 @@ class PreflightError(Exception):
 
 
 def site_label(node) -> str:
-    """`method@line:col`, how a call site is named in messages."""
-    r = node.range
-    return f"{node.meta['method']}@{r.line}:{r.col}" if r else node.meta["site"]
+    """`method@line:col`, how a call site is named in messages (the position of the
+    method's name, as in the site id)."""
+    return f"{node.meta['method']}@{node.meta['site'].rsplit('@', 1)[-1]}"
 
 
 def _hint(kind: str) -> str:
@@ -47,8 +47,9 @@ def preflight(graph: Graph, pools: Pools, health: bool = True) -> None:
     for node in graph.neural_sites():
         kind = node.meta["kind"]
         if not pools.has(kind):
-            problems.append(f"{site_label(node)} needs a{'n' if kind[0] in 'aeiou' else ''} {kind} "
-                            f"backend, and none is configured: {_hint(kind)}")
+            article = "an" if kind in ("llm", "image_text_matching") else "a"  # as spoken
+            problems.append(f"{site_label(node)} needs {article} {kind} backend, and none is "
+                            f"configured: {_hint(kind)}")
             continue
         op = op_of(node.target)
         for b in pools.pool(kind):

@@ -54,8 +54,8 @@ class RoutedInterpreter(Interpreter):
         served = self.submit(_job(plan.backend, req))
         if self.deadline is not None:  # time waiting for a model is not the program's
             self.deadline += time.monotonic() - t0
-        self.router.observe(plan, served.error is None)
         err = served.error
+        self.router.observe(plan, err is None or not err.health)
         self.trace.calls.append(CallRecord(
             req.site, req.method, req.call.op, plan.backend.name, plan.index, served.cost,
             served.seconds, served.result.confidence if served.result else None, served.cached,

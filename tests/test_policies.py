@@ -6,14 +6,15 @@ right routing is known; the program's call sites are driven by hand, as the runt
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from fmprog.runtime import statecodec
 from fmprog.runtime.policies import POLICY_NAMES, Site, make_policy, rewards
+from fmprog.runtime.policies.base import Feedback
 from fmprog.runtime.policies.features import FEATURE_DIM, image_features
 from fmprog.runtime.policies.query_level import tier_table
 from fmprog.runtime.policies.settings import (
@@ -27,6 +28,12 @@ COSTS = (3750.0, 73400.0)  # the paper's VQA pool: Qwen2.5-VL 3B and 72B, params
 LAMBDA = 1e-3  # cost weight: the large backend costs 73.4 reward units, the small 3.75
 # Inputs after which the structured policy must route right (checked on the next 200).
 CONVERGE_WITHIN = 300
+
+
+def feedback(task: float, ep, lam: float = 0.0) -> Feedback:
+    """What the runtime would hand `update`: one call per fired site."""
+    cost = sum(SITES_BY_ID[s].costs[ep.arm(s)] for s in ep.fired)
+    return Feedback(task, cost, rewards.reward(task, cost, lam), task > 0)
 
 
 def make_stream(seed: int, n_images: int = 64) -> tuple[list[np.ndarray], np.ndarray]:
@@ -47,6 +54,7 @@ def make_stream(seed: int, n_images: int = 64) -> tuple[list[np.ndarray], np.nda
 
 
 SITES = [Site("A", "detection", COSTS), Site("B", "vqa", COSTS), Site("C", "vqa", COSTS)]
+SITES_BY_ID = {s.id: s for s in SITES}
 
 
 def simulate(policy, n: int, kind: str = "open", seed: int = 0):
@@ -58,7 +66,6 @@ def simulate(policy, n: int, kind: str = "open", seed: int = 0):
     """
     rng = np.random.default_rng(seed + 100)
     images, types = make_stream(seed + 100)
-    sites = {s.id: s for s in policy.sites.values()}
     log, rewards_seen = [], []
     for _ in range(n):
         i = rng.integers(len(images))
@@ -71,8 +78,9 @@ def simulate(policy, n: int, kind: str = "open", seed: int = 0):
         else:
             label = bool(rng.random() < 0.3)
             task = rewards.binary_reward(label if right else not label, label)
-        r = rewards.reward(task, ep.cost(sites), LAMBDA)
-        policy.update(ep, r)
+        fb = feedback(task, ep, LAMBDA)
+        r = fb.reward
+        policy.update(ep, fb)
         log.append((hard, a, b))
         rewards_seen.append(r)
     return np.array(log), np.array(rewards_seen)
@@ -144,7 +152,7 @@ def test_structured_counts_a_branch_site_only_when_it_fires():
             policy.choose(ep, "B")
             policy.choose(ep, "B")  # a loop: the same site twice, one decision
             fired_b += 1
-        policy.update(ep, 100.0)
+        policy.update(ep, feedback(100.0, ep))
     assert policy.models["A"].seen == 30
     assert policy.models["B"].seen == fired_b
     assert policy.models["C"].seen == 0
@@ -195,7 +203,7 @@ def _drive(policy, images, start: int, n: int) -> list[tuple[int, ...]]:
         row = [policy.choose(ep, "A")]
         if t % 2:
             row.append(policy.choose(ep, "B"))
-        policy.update(ep, 100.0 if (sum(row) + t) % 3 else -100.0)
+        policy.update(ep, feedback(100.0 if (sum(row) + t) % 3 else -100.0, ep))
         choices.append(tuple(row))
     return choices
 
@@ -206,7 +214,7 @@ def test_restored_policy_makes_the_same_next_decisions(name, one_torch_thread):
     steps = 4 if name == "paper" else 30
     original = make_policy(name, SITES, _settings_for(name), seed=5)
     _drive(original, images, 0, steps)
-    state = pickle.loads(pickle.dumps(original.state_dict()))  # picklable, and a copy
+    state = statecodec.decode(statecodec.encode(original.state_dict()))  # data, and a copy
     expected = _drive(original, images, steps, steps)  # the original keeps learning
     restored = make_policy(name, SITES, _settings_for(name), seed=99)  # another seed
     restored.load_state_dict(state)
@@ -227,13 +235,12 @@ def test_paper_policy_updates_only_fired_sites_and_caches_task_reward(one_torch_
     policy = make_policy("paper", SITES, _SMALL_PAPER, seed=0)
     before = {k: [p.detach().clone() for p in net.parameters()] for k, net in policy.nets.items()}
     images, _ = make_stream(1, n_images=4)
-    sites = {s.id: s for s in SITES}
     for t in range(_SMALL_PAPER.retrain_every):
         ep = policy.begin(images[t])
         policy.choose(ep, "A")
-        policy.update(ep, rewards.reward(100.0, ep.cost(sites), _SMALL_PAPER.cost_weight))
+        policy.update(ep, feedback(100.0, ep, _SMALL_PAPER.cost_weight))
         if t < _SMALL_PAPER.retrain_every - 1:
-            assert policy.cache["A"][-1][2] == pytest.approx(100.0)  # cost added back
+            assert policy.cache["A"][-1][2] == pytest.approx(100.0)  # the task reward
     assert policy.cache == {"A": [], "B": [], "C": []}  # trained and emptied
     for site, params in before.items():
         same = all(bool((p == q).all()) for p, q in zip(params, policy.nets[site].parameters()))
@@ -339,4 +346,3 @@ def test_rewards_follow_the_paper():
     assert [rewards.binary_reward(p, lab) for p, lab in [(1, 1), (0, 1), (0, 0), (1, 0)]] == [1000, -100, 1, -100]
     assert (rewards.open_form_reward(True), rewards.open_form_reward(False)) == (100, -100)
     assert rewards.reward(100.0, 3750.0, 1e-3) == pytest.approx(96.25)
-    assert rewards.task_part(rewards.reward(-100.0, 500.0, 0.01), 500.0, 0.01) == pytest.approx(-100.0)

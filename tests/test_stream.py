@@ -1,5 +1,6 @@
 """Serving a stream: bad inputs are recorded and the stream goes on; kill and resume lose
-no input and count none twice; the summary is right."""
+no input and count none twice; one call log per input holds every cost; the summary is
+right."""
 
 import json
 import os
@@ -7,56 +8,23 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import pytest
 
 from fmprog.backends.base import BackendError, Pools
 from fmprog.backends.fake import FakeBackend, fake_pools
 from fmprog.compiler import compile_source
-from fmprog.runtime.cli import build_policy
-from fmprog.runtime.routed import sites_of
+from fmprog.compiler.ir import Op
+from fmprog.runtime.calllog import Trace
+from fmprog.runtime.executor import DirectExecutor
+from fmprog.runtime.metrics import summarise
+from fmprog.runtime.policies.rewards import OPEN_FORM_RIGHT, OPEN_FORM_WRONG
+from fmprog.runtime.routed import RoutedInterpreter, sites_of
+from fmprog.runtime.router import Router
+from fmprog.runtime.service import build_policy
 from fmprog.runtime.store import Store
-from fmprog.runtime.stream import Stream, StreamConfig, load_items, summarise
-
-PROGRAM = '''def execute_command(image):
-    image_patch = ImagePatch(image)
-    dogs = image_patch.find("dog")
-    if len(dogs) == 0:
-        return "no"
-    return bool_to_yesno(dogs[0].verify_property("dog", "brown"))
-'''
-
-
-def make_stream(tmp_path: Path, n: int, corrupt=(), unlabeled=()) -> Path:
-    d = tmp_path / "images"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    labels = []
-    for i in range(n):
-        p = d / f"{i:04d}.png"
-        if i in corrupt:
-            p.write_bytes(b"not a png at all")
-        else:
-            Image.fromarray(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)).save(p)
-        if i not in unlabeled:
-            labels.append({"image": p.name, "label": "yes" if i % 2 else "no"})
-    (tmp_path / "labels.jsonl").write_text("\n".join(json.dumps(r) for r in labels) + "\n")
-    return d
-
-
-def serve(tmp_path, pools, n=12, name="structured", db="runs.sqlite", images=None, **kw):
-    """Serve PROGRAM over a fresh stream (or `images`); (rows yielded, rows stored)."""
-    images = images or make_stream(tmp_path, n, **kw)
-    items = load_items(str(images), str(tmp_path / "labels.jsonl"))
-    graph = compile_source(PROGRAM).graph
-    policy = build_policy(name, sites_of(graph, pools), cost_weight=0.1, seed=0)
-    store = Store(tmp_path / db)
-    run = store.new_run(program_sha256="x", policy=name, settings="{}", inputs="i")
-    stream = Stream(graph, pools, policy, store, run, StreamConfig(cost_weight=0.1, backend_timeout=0.5))
-    rows = list(stream.run(items, progress=False))
-    return rows, store.items(run)
+from streams import LOOP_PROGRAM, PROGRAM, answers, fakes, make_stream, run
 
 
 def test_bad_inputs_are_recorded_and_the_stream_goes_on(tmp_path):
@@ -68,95 +36,164 @@ def test_bad_inputs_are_recorded_and_the_stream_goes_on(tmp_path):
 
     class Slow(FakeBackend):
         def verify_property(self, image, obj, prop):
-            time.sleep(2)
+            time.sleep(1.0)
             return True
 
-    pools = Pools([FakeBackend("det-s", 1, "detection"), FakeBackend("det-l", 5, "detection"),
-                   Flaky("vqa-s", 1, "vqa"), Slow("vqa-l", 5, "vqa")])
-    rows, stored = serve(tmp_path, pools, n=12, corrupt={3}, unlabeled={5})
-    assert len(rows) == len(stored) == 12
-    assert stored[3]["error_kind"] == "ImageError" and "0003.png" in stored[3]["error"]
+    pools = [FakeBackend("det-s", 1, "detection"), FakeBackend("det-l", 5, "detection"),
+             Flaky("vqa-s", 1, "vqa"), Slow("vqa-l", 5, "vqa")]
+    images, labels = make_stream(tmp_path, 12, corrupt={3}, unlabeled={5})
+    stored = run(tmp_path, pools, images=(images, labels), backend_timeout=0.3,
+                 max_error_rate=1.0).rows
+    assert len(stored) == 12
+    assert stored[3]["error_kind"] == "image-error" and "0003.png" in stored[3]["error"]
     assert stored[5]["label"] is None and "no label" in stored[5]["error"]
     kinds = {r["error_kind"] for r in stored}
-    assert "BackendError" in kinds  # raised (flaky) or timed out (slow), recorded, not fatal
-    timed_out = [r for r in stored if r["error"] and "timed out" in r["error"]]
-    failed = [r for r in stored if r["error"] and "500" in r["error"]]
-    assert timed_out or failed
-    assert all(r["trace"] is not None for r in stored if r["error_kind"] != "ImageError")
+    assert kinds & {"backend-error", "backend-timeout"}  # raised or timed out, recorded, not fatal
+    for r in stored:
+        if r["error_kind"] in ("backend-error", "backend-timeout"):
+            failed = [c for c in r["trace"]["calls"] if c.get("error")]
+            assert failed and failed[-1]["backend"] in ("vqa-s", "vqa-l")
+            assert r["error_kind"] == failed[-1]["error_kind"]
+            assert r["correct"] == 0 and r["reward"] is not None  # a failure teaches
+    assert all(r["trace"] is not None for r in stored)
 
 
 def test_summary_counts(tmp_path):
-    rows, stored = serve(tmp_path, Pools(fake_pools()), n=10)
+    stored = run(tmp_path, fake_pools(), n=10).rows
     s = summarise(stored)
     assert s["inputs"] == 10 and s["answered"] == 10
     assert 0 <= s["accuracy"] <= 1 and s["precision"] is not None
     assert s["cost_vs_largest"] <= 1.0
     assert set(s["backend_share"]) <= {n.meta["site"] for n in compile_source(PROGRAM).graph.neural_sites()}
+    assert s["top_errors"] == [] and s["backend_error_rate"] == 0.0
+
+
+def test_one_call_log_holds_every_cost_of_a_site_that_fires_in_a_loop(tmp_path):
+    class ThreeDogs(FakeBackend):
+        def detect(self, image, name):
+            from fmprog.backends.geometry import Box
+            return [Box(0, 0, 4, 4, 0.9), Box(4, 4, 8, 8, 0.8), Box(8, 8, 12, 12, 0.7)]
+
+        def verify_property(self, image, obj, prop):
+            return False  # every dog is checked
+
+    pools = [ThreeDogs("det", 2.0, "detection"), ThreeDogs("vqa", 3.0, "vqa")]
+    rows = run(tmp_path, pools, n=4, program=LOOP_PROGRAM, policy="static-cheapest",
+               cost_weight=0.5, reward="open-form").rows
+    for r in rows:
+        calls = r["trace"]["calls"]
+        assert [c["op"] for c in calls] == ["detect", "verify_property", "verify_property", "verify_property"]
+        assert r["cost"] == sum(c["cost"] for c in calls) == 2.0 + 3 * 3.0
+        verify = next(s for s in r["trace"]["sites"] if s.startswith("verify"))
+        assert r["trace"]["sites"][verify]["calls"] == 3
+        task = OPEN_FORM_RIGHT if r["correct"] else OPEN_FORM_WRONG
+        assert r["reward"] == pytest.approx(task - 0.5 * r["cost"])
+        assert r["largest_cost"] == r["cost"]  # one member per pool: cheapest is largest
+
+
+def test_policies_learn_the_task_reward_and_the_cost_of_every_call(tmp_path):
+    seen = []
+
+    class Spy(FakeBackend):
+        def detect(self, image, name):
+            from fmprog.backends.geometry import Box
+            return [Box(0, 0, 4, 4), Box(4, 4, 8, 8), Box(8, 8, 12, 12)]
+
+    from fmprog.runtime.policies.static import StaticPolicy
+
+    original = StaticPolicy.update
+
+    def update(self, episode, feedback):
+        seen.append(feedback)
+        return original(self, episode, feedback)
+
+    StaticPolicy.update = update
+    try:
+        rows = run(tmp_path, [Spy("det", 2.0, "detection"), Spy("vqa", 3.0, "vqa")], n=6,
+                   program=LOOP_PROGRAM, policy="static-cheapest", cost_weight=1.0, reward="open-form").rows
+    finally:
+        StaticPolicy.update = original
+    assert len(seen) == 6
+    for fb, r in zip(seen, rows):
+        assert fb.cost == r["cost"] and fb.reward == pytest.approx(r["reward"])
+        assert fb.task in (OPEN_FORM_RIGHT, OPEN_FORM_WRONG)
+        assert sum(fb.site_cost.values()) == pytest.approx(fb.cost)
 
 
 def test_kill_and_resume_lose_nothing(tmp_path):
     """A run killed mid-stream and resumed equals an uninterrupted run, row for row."""
-    images = make_stream(tmp_path, 40)
+    images, labels = make_stream(tmp_path, 40)
     prog = tmp_path / "prog.py"
     prog.write_text(PROGRAM)
     config = tmp_path / "backends.json"
-    config.write_text(json.dumps([{"name": f"slow-{k}-{i}", "kind": k, "type": "fake", "cost": c, "delay": 0.05}
+    config.write_text(json.dumps([{"name": f"slow-{k}-{i}", "kind": k, "type": "fake", "cost": c, "delay": 0.02}
                                   for k in ("detection", "vqa") for i, c in enumerate((1, 5))]))
     base = [sys.executable, "-m", "fmprog", "run", str(prog), "--images", str(images), "--labels",
-            str(tmp_path / "labels.jsonl"), "--policy", "structured", "--cost-weight", "0.1",
+            str(labels), "--policy", "structured", "--cost-weight", "0.1", "--window", "4",
             "--backends", str(config), "--format", "json"]
-    env = dict(os.environ)
-    p = subprocess.Popen(base + ["--db", str(tmp_path / "a.sqlite")], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(base + ["--db", str(tmp_path / "a.sqlite")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     store = None
-    for _ in range(400):  # wait until some rows are in, then kill hard
-        time.sleep(0.05)
+    for _ in range(600):  # wait until some rows are in, then kill hard
+        time.sleep(0.02)
         if (tmp_path / "a.sqlite").exists():
-            store = Store(tmp_path / "a.sqlite")
-            if len(store.items(1)) >= 8:
+            store = store or Store(tmp_path / "a.sqlite")
+            if len(store.items(1)) >= 9:
                 break
     p.send_signal(signal.SIGKILL)
     p.wait()
     done_before = len(store.items(1))
+    store.close()
     assert 0 < done_before < 40
-    out = subprocess.run(base + ["--db", str(tmp_path / "a.sqlite"), "--resume"], env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(base + ["--db", str(tmp_path / "a.sqlite"), "--resume"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "resuming run 1" in out.stderr
+    assert "resuming run 1 at input " in out.stderr
+    start = int(out.stderr.split("at input ")[1].split()[0])
+    assert start % 4 == 0  # a window boundary
     resumed = Store(tmp_path / "a.sqlite").items(1)
-    full = subprocess.run(base + ["--db", str(tmp_path / "b.sqlite")], env=env, capture_output=True, text=True)
+    full = subprocess.run(base + ["--db", str(tmp_path / "b.sqlite")], capture_output=True, text=True)
     assert full.returncode == 0, full.stderr
     straight = Store(tmp_path / "b.sqlite").items(1)
     assert [r["seq"] for r in resumed] == list(range(40))
-    key = ("item", "answer", "correct", "cost", "reward")
-    assert [tuple(r[k] for k in key) for r in resumed] == [tuple(r[k] for k in key) for r in straight]
+    assert answers(resumed) == answers(straight)
 
 
 def test_oracle_is_at_least_as_right_as_any_static_policy_and_cheaper_than_largest(tmp_path):
     images = make_stream(tmp_path, 16)
     results = {}
     for name in ("static-cheapest", "static-largest", "oracle"):
-        _, stored = serve(tmp_path, Pools(fake_pools()), name=name, db=f"{name}.sqlite", images=images)
-        results[name] = summarise(stored)
+        results[name] = summarise(run(tmp_path, fake_pools(), policy=name, db=f"{name}.sqlite", images=images).rows)
     oracle = results["oracle"]
     assert oracle["accuracy"] >= max(results["static-cheapest"]["accuracy"], results["static-largest"]["accuracy"])
     assert oracle["avg_cost"] <= results["static-largest"]["avg_cost"]
 
 
-def test_paper_policy_gets_the_raw_image(tmp_path):
-    import torch
+def test_the_oracle_makes_each_distinct_call_once_per_input(tmp_path):
+    pools = fakes()
+    run(tmp_path, pools, n=6, policy="oracle")
+    # 2 sites x 2 backends: each backend answers each distinct call once, not once per assignment
+    det = [b for b in pools if b.kind == "detection"]
+    assert all(b.calls <= 6 for b in det)
 
-    torch.set_num_threads(1)
-    rows, stored = serve(tmp_path, Pools(fake_pools()), n=3, name="paper")
+
+def test_paper_policy_gets_the_raw_image(tmp_path):
+    from fmprog.runtime.policies import PaperSettings, make_policy
+    from fmprog.runtime.service import serve
+    from fmprog.runtime.settings import RunSettings
+    import fmprog.runtime.service as service
+
+    original = service.build_policy
+    service.build_policy = lambda name, sites, cw, seed: make_policy(
+        "paper", sites, PaperSettings(image_size=64, width=4, retrain_every=2, epochs=1), seed)
+    try:
+        stored = run(tmp_path, fake_pools(), n=3, policy="paper").rows
+    finally:
+        service.build_policy = original
     assert [r["error_kind"] for r in stored] == [None, None, None]
     assert all(r["reward"] is not None for r in stored)
 
 
-
 def test_trace_records_the_nodes_that_fired_and_no_others():
-    from fmprog.compiler.ir import Op
-    from fmprog.runtime.routed import RoutedInterpreter
-
     class NothingThere(FakeBackend):
         def detect(self, image, name):
             return []
@@ -164,12 +201,30 @@ def test_trace_records_the_nodes_that_fired_and_no_others():
     graph = compile_source(PROGRAM).graph
     pools = Pools([NothingThere("det", 1, "detection"), FakeBackend("vqa", 1, "vqa")])
     policy = build_policy("static-cheapest", sites_of(graph, pools), cost_weight=0.0, seed=0)
-    interp = RoutedInterpreter(graph, pools, policy)
-    trace = interp.start(policy.begin(np.zeros(1)))
+    interp = RoutedInterpreter(graph, Router(pools, policy))
+    executor = DirectExecutor()
+    trace = interp.start(policy.begin(np.zeros(1)), lambda job: executor.run([job])[0])
+    assert isinstance(trace, Trace)
     assert interp.run({"image": np.zeros((8, 8, 3), np.uint8)}) == "no"
     find, verify = graph.neural_sites()
     assert find.id in trace.fired and verify.id not in trace.fired
     assert len(trace.fired) == len(set(trace.fired))  # each node once: no loops here
-    assert set(trace.sites) == {find.meta["site"]}
+    assert set(trace.sites()) == {find.meta["site"]}
     out = next(n for n in graph.nodes if n.op is Op.OUTPUT)
     assert trace.fired[-1] == out.id
+
+
+def test_a_policy_fault_is_not_the_programs_error(tmp_path):
+    from fmprog.runtime.policies.static import StaticPolicy
+
+    original = StaticPolicy._choose
+    StaticPolicy._choose = lambda self, episode, site: [][1]
+    try:
+        rows = run(tmp_path, fakes(), n=3, policy="static-cheapest").rows
+    finally:
+        StaticPolicy._choose = original
+    for r in rows:
+        assert r["error_kind"] == "runtime-fault"
+        assert "IndexError" in r["error"] and "not of the program" in r["error"]
+        assert " at 3:" not in r["error"]  # not located at a program line
+        assert r["correct"] is None  # a fault of ours teaches nothing

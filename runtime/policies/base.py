@@ -43,6 +43,7 @@ class Episode:
     """One input's routing decisions; `choices` maps site id -> backend index."""
 
     features: Any
+    rng: np.random.Generator | None = None  # this input's own draws (see Policy.begin)
     choices: dict[str, int] = field(default_factory=dict)
     fired: set[str] = field(default_factory=set)
     served: dict[str, int] = field(default_factory=dict)
@@ -82,7 +83,15 @@ class Policy(ABC):
         self.rng = np.random.default_rng(seed)
 
     def begin(self, features: Any, evaluate: Evaluate | None = None) -> Episode:
-        return Episode(features=features)
+        """Start an input. Its random draws come from a generator of its own, seeded from
+        the policy's in input order: an input's choices do not depend on how the runtime
+        interleaves the inputs of a window, only on the policy's state when it began."""
+        rng = np.random.default_rng(int(self.rng.integers(2**63)))
+        return Episode(features=self.context(features), rng=rng)
+
+    def context(self, features: Any) -> Any:
+        """What the episode keeps of `begin`'s features (subclasses validate or embed)."""
+        return features
 
     def choose(self, episode: Episode, site_id: str) -> int:
         """The backend index for `site_id` on this input (stable within the episode)."""

@@ -50,12 +50,12 @@ class AssignmentBandit(Policy):
     def _reprice(self) -> None:
         self.penalty = self.row_costs @ (self.fire_counts / np.float32(self.inputs))
 
-    def begin(self, features: np.ndarray, evaluate=None) -> Episode:
-        return Episode(features=as_context(features, self.settings.input_dim))
+    def context(self, features: np.ndarray) -> np.ndarray:
+        return as_context(features, self.settings.input_dim)
 
     def _choose(self, episode: Episode, site: Site) -> int:
         if _KEY not in episode.extra:
-            episode.extra[_KEY] = self.model.sample(episode.features, self.penalty, self.rng)
+            episode.extra[_KEY] = self.model.sample(episode.features, self.penalty, episode.rng)
         return int(self.table[episode.extra[_KEY], self.order[site.id]])
 
     def update(self, episode: Episode, feedback: Feedback) -> None:

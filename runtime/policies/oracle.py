@@ -50,7 +50,7 @@ class OraclePolicy(Policy):
         return dict(best if best is not None else self._largest)
 
     def begin(self, features: np.ndarray, evaluate: Evaluate | None = None) -> Episode:
-        episode = Episode(features=features)
+        episode = super().begin(features)
         if evaluate is not None:
             episode.extra[_KEY] = self.best_assignment(evaluate)
         return episode

@@ -82,7 +82,7 @@ class PaperPolicy(Policy):
             x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
         )
         x = x.to(self.device)
-        episode = Episode(features=x[0].cpu().numpy())
+        episode = super().begin(x[0].cpu().numpy())
         episode.extra[_IMAGE], episode.extra[_GRADS] = x, {}
         return episode
 
@@ -97,7 +97,7 @@ class PaperPolicy(Policy):
             g = self.torch.cat([p.grad.flatten() for p in net.parameters()])
             sigma2 = s.reg_lambda * self.torch.sum(g * g / self.u[site.id])
             sigma2 = self.torch.clamp(sigma2, min=1e-6)
-            noise = self.rng.standard_normal() * s.nu * float(self.torch.sqrt(sigma2))
+            noise = episode.rng.standard_normal() * s.nu * float(self.torch.sqrt(sigma2))
             draws.append(float(means[a]) + noise - self.penalty[site.id][a])
             grads.append(g)
         arm = int(np.argmax(draws))

@@ -11,4 +11,4 @@ class RandomPolicy(Policy):
     name = "random"
 
     def _choose(self, episode: Episode, site: Site) -> int:
-        return int(self.rng.integers(site.arms))
+        return int(episode.rng.integers(site.arms))

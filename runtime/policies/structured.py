@@ -43,11 +43,11 @@ class StructuredPolicy(Policy):
             for site in sites
         }
 
-    def begin(self, features: np.ndarray, evaluate=None) -> Episode:
-        return Episode(features=as_context(features, self.settings.input_dim))
+    def context(self, features: np.ndarray) -> np.ndarray:
+        return as_context(features, self.settings.input_dim)
 
     def _choose(self, episode: Episode, site: Site) -> int:
-        return self.models[site.id].sample(episode.features, self.penalty[site.id], self.rng)
+        return self.models[site.id].sample(episode.features, self.penalty[site.id], episode.rng)
 
     def update(self, episode: Episode, feedback: Feedback) -> None:
         target = feedback.task / self.settings.reward_scale
