@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from fmprog.runtime.policies import Site, make_policy
+from fmprog.runtime.policies.base import Feedback
 from fmprog.runtime.policies.features import image_features
 
 COSTS = (3750.0, 73400.0)
@@ -70,7 +71,9 @@ def run_policy(name: str, n_sites: int, inputs: int, images: list[np.ndarray], w
         for s in sites:
             policy.choose(ep, s.id)
         t1 = time.perf_counter()
-        policy.update(ep, float(rng.choice([100.0, -100.0])) - 1e-3 * ep.cost(policy.sites))
+        task = float(rng.choice([100.0, -100.0]))
+        cost = sum(policy.sites[s].costs[ep.arm(s)] for s in ep.fired)
+        policy.update(ep, Feedback(task, cost, task - 1e-3 * cost, task > 0))
         t2 = time.perf_counter()
         if t >= warmup:
             decide.append((t1 - t0) / n_sites)

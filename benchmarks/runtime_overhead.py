@@ -38,15 +38,22 @@ def main() -> None:
     ap.add_argument("--inputs", type=int, default=3000)
     ap.add_argument("--policy", default="structured")
     args = ap.parse_args()
-    from fmprog.runtime.cli import build_policy
+    from fmprog.runtime.executor import DirectExecutor
+    from fmprog.runtime.feedback import make_feedback
     from fmprog.runtime.policies.features import image_features
+    from fmprog.runtime.router import Router
+    from fmprog.runtime.service import build_policy
 
     graph = compile_source(PROGRAM).graph
     pools = Pools(fake_pools(cls=NoopBackend))
     image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     fixed = FixedInterpreter(graph, {k: pools.pool(k)[0] for k in pools.by_kind})
     policy = build_policy(args.policy, sites_of(graph, pools), cost_weight=0.1, seed=0)
-    routed = RoutedInterpreter(graph, pools, policy)
+    routed = RoutedInterpreter(graph, Router(pools, policy))
+    executor = DirectExecutor()
+
+    def submit(job):
+        return executor.run([job])[0]
 
     def plain():
         fixed.run({"image": image})
@@ -55,10 +62,10 @@ def main() -> None:
 
     def serve():
         ep = policy.begin(feats)
-        trace = routed.start(ep)
-        routed.run({"image": image})
-        policy.update(ep, 1.0)
-        return len(trace.sites)
+        trace = routed.start(ep, submit)
+        answer = routed.run({"image": image})
+        policy.update(ep, make_feedback("open-form", answer, "yes", False, trace, 0.1))
+        return len(trace.sites())
 
     for f in (plain, serve):
         f()

@@ -138,13 +138,15 @@ def _drain(stream: Stream, store: Store, run_id: int, items: list[Item], start: 
                dynamic_ncols=True, mininterval=0.5)
     correct = seen = 0
     try:
-        for seq, row, state in stream.run(items, start=start, last_checkpoint=start):
-            store.record(run_id, seq, row, state)
-            if row.get("correct") is not None:
-                seen += 1
-                correct += row["correct"]
-                bar.set_postfix(acc=f"{correct / seen:.2f}", cost=f"{row['cost']:.2f}")
-            bar.update(1)
+        for rows, state in stream.run(items, start=start, last_checkpoint=start):
+            store.record(run_id, rows, state)
+            for _, row in rows:
+                if row.get("correct") is not None:
+                    seen += 1
+                    correct += row["correct"]
+            if seen:
+                bar.set_postfix(acc=f"{correct / seen:.2f}", cost=f"{rows[-1][1]['cost']:.2f}")
+            bar.update(len(rows))
     finally:
         bar.close()
 

@@ -78,10 +78,11 @@ class Stream:
                         for n in graph.neural_sites() if pools.has(n.meta["kind"])}
 
     # -- the loop --------------------------------------------------------------------------
-    def run(self, items: list[Item], start: int = 0, last_checkpoint: int = 0) -> Iterator[tuple[int, dict, Any]]:
-        """Yield (seq, row, policy state or None) for every input from `start`, in order;
-        a state comes with the last row of a window once `checkpoint_every` inputs have
-        passed since the last one, and with the stream's last row."""
+    def run(self, items: list[Item], start: int = 0,
+            last_checkpoint: int = 0) -> Iterator[tuple[list[tuple[int, dict]], Any]]:
+        """Yield, window by window from `start`, ([(seq, row), ...], policy state or None):
+        a state comes once `checkpoint_every` inputs have passed since the last one, and
+        with the stream's last window."""
         k = self.settings.window
         for first in range(start, len(items), k):
             window = [self._prepare(seq, items[seq]) for seq in range(first, min(first + k, len(items)))]
@@ -94,8 +95,7 @@ class Stream:
             state = self.policy.state_dict() if checkpoint else None
             if checkpoint:
                 last_checkpoint = end
-            for w in window:
-                yield w.seq, w.row, state if w is window[-1] else None
+            yield [(w.seq, w.row) for w in window], state
 
     # -- one input -------------------------------------------------------------------------
     def _prepare(self, seq: int, item: Item) -> _Input:
@@ -111,7 +111,8 @@ class Stream:
             return w
         w.inputs = {"image": image, "query": item.query, "possible_answers": item.possible_answers or []}
         try:
-            context = image if self.policy.needs_image else self.features(image)
+            p = self.policy
+            context = image if p.needs_image else self.features(image) if p.needs_features else None
             evaluate = None
             if self.policy.needs_evaluator:
                 w.executor = CachingExecutor(self.executor, MemoryCache())

@@ -117,17 +117,21 @@ class Store:
             raise StoreError(f"{self.path}: run {run_id}: {e}") from None
         return done, state
 
-    def record(self, run_id: int, seq: int, row: dict, state: Any | None) -> None:
-        """One input's row, and (if given) the policy state after it, atomically."""
-        values = [row.get(k) for k in ITEM_FIELDS]
-        values[2], values[9] = json.dumps(row.get("answer")), json.dumps(row.get("trace"))
+    def record(self, run_id: int, rows: list[tuple[int, dict]], state: Any | None) -> None:
+        """Rows (seq, row) of consecutive inputs, and (if given) the policy state after the
+        last of them, atomically."""
+        values = []
+        for seq, row in rows:
+            v = [row.get(k) for k in ITEM_FIELDS]
+            v[2], v[9] = json.dumps(row.get("answer")), json.dumps(row.get("trace"))
+            values.append((run_id, seq, *v))
         blob = statecodec.encode(state) if state is not None else None
         with self._errors("write"), self._transaction():
-            self.db.execute(f"INSERT OR REPLACE INTO items (run_id, seq, {', '.join(ITEM_FIELDS)}) "
-                            f"VALUES ({', '.join('?' * (len(ITEM_FIELDS) + 2))})", (run_id, seq, *values))
+            self.db.executemany(f"INSERT OR REPLACE INTO items (run_id, seq, {', '.join(ITEM_FIELDS)}) "
+                                f"VALUES ({', '.join('?' * (len(ITEM_FIELDS) + 2))})", values)
             if blob is not None:
                 self.db.execute("INSERT OR REPLACE INTO checkpoints (run_id, seq, state) VALUES (?,?,?)",
-                                (run_id, seq, blob))
+                                (run_id, rows[-1][0], blob))
 
     def finish(self, run_id: int) -> None:
         with self._errors("write"):

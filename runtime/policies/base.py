@@ -8,8 +8,10 @@ once the input's label is known. `episode.fired` is the set of sites that actual
 and `episode.served` the pool index that really served each of them (the choice, unless
 a circuit breaker fell back to another member): structured policies update only those.
 
-What a policy needs from the runtime is declared, not guessed: `needs_image` (begin()
-gets the raw image instead of the shared feature vector) and `needs_evaluator` (begin()
+What a policy needs from the runtime is declared, not guessed: `needs_features` (begin()
+gets the shared feature vector of the image; policies that do not learn from the image
+get None and spare its cost), `needs_image` (begin() gets the raw image instead) and
+`needs_evaluator` (begin()
 gets `evaluate(assignment) -> (correct, cost)`, which runs the program under a whole
 assignment: the oracle).
 """
@@ -75,6 +77,7 @@ class Policy(ABC):
     """Chooses a backend index per site; learns from (context, choices, fired, feedback)."""
 
     name: str = ""
+    needs_features: bool = True
     needs_image: bool = False
     needs_evaluator: bool = False
 

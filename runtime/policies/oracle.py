@@ -23,6 +23,7 @@ class OraclePolicy(Policy):
 
     name = "oracle"
     needs_evaluator = True  # begin() gets the program's evaluator
+    needs_features = False
 
     def __init__(self, sites: list[Site], settings: OracleSettings | None = None, seed: int = 0):
         super().__init__(sites, seed)

@@ -8,6 +8,8 @@ from .base import Episode, Policy, Site
 class RandomPolicy(Policy):
     """Each site that fires gets a uniformly random backend of its pool (seeded)."""
 
+    needs_features = False
+
     name = "random"
 
     def _choose(self, episode: Episode, site: Site) -> int:

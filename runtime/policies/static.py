@@ -12,6 +12,8 @@ class StaticPolicy(Policy):
     An index must exist in every site's pool; the error names the first site it does not.
     """
 
+    needs_features = False
+
     def __init__(self, sites: list[Site], settings: StaticSettings | None = None, seed: int = 0):
         super().__init__(sites, seed)
         self.settings = settings or StaticSettings()
@@ -36,6 +38,8 @@ class StaticPolicy(Policy):
 
 class FixedAssignment(Policy):
     """A given backend index per site (the oracle's evaluator runs the program under one)."""
+
+    needs_features = False
 
     name = "fixed"
 
