@@ -118,6 +118,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
   key TEXT PRIMARY KEY, op TEXT, backend TEXT, value TEXT, confidence REAL, cost REAL,
   seconds REAL, error TEXT, error_kind TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS paths (key TEXT PRIMARY KEY, tree TEXT, created REAL);
 """
 
 
@@ -182,6 +183,31 @@ class SQLiteCache(CallCache):
         except sqlite3.DatabaseError as e:
             raise CacheError(f"{self.path}: cannot write the cache: {e}") from None
         self.pending.clear()
+
+    def put_tree(self, key: str, tree: dict) -> None:
+        """A recorded input's outcome tree (`recording.py`), stored at once."""
+        try:
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO paths VALUES (?,?,?)",
+                                (key, json.dumps(tree, separators=(",", ":")), time.time()))
+        except sqlite3.DatabaseError as e:
+            raise CacheError(f"{self.path}: cannot write the cache: {e}") from None
+
+    def get_tree(self, key: str) -> dict | None:
+        try:
+            row = self.db.execute("SELECT tree FROM paths WHERE key=?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # a cache written before trees were recorded
+            return None
+        return json.loads(row[0]) if row else None
+
+    def load_all(self) -> "MemoryCache":
+        """Every call entry, in memory (replays of a whole benchmark read each often)."""
+        self.flush()
+        mem = MemoryCache()
+        for key, *row in self.db.execute("SELECT key, op, backend, value, confidence, cost, seconds, "
+                                         "error, error_kind FROM calls"):
+            mem.entries[key] = CacheEntry(*row)
+        return mem
 
     def __len__(self) -> int:
         self.flush()

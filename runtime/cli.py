@@ -229,7 +229,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_record(args) -> int:
-    from .service import record
+    from .recording import record
 
     loaded = _load(args)
     if isinstance(loaded, int):

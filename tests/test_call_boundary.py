@@ -15,7 +15,7 @@ from fmprog.compiler import compile_source
 from fmprog.runtime.inputs import load_inputs
 from fmprog.runtime.preflight import PreflightError, preflight
 from fmprog.runtime.router import Breaker
-from fmprog.runtime.service import record
+from fmprog.runtime.recording import record
 from fmprog.runtime.store import Store, StoreError
 from streams import LOOP_PROGRAM, PROGRAM, answers, fakes, make_stream, run
 
@@ -303,3 +303,32 @@ def test_backend_serve_contract():
     assert out[0] == Result("ok", 0.9)
     assert isinstance(out[1], BackendError) and "h: ValueError: boom" in str(out[1])
     assert isinstance(out[2], BackendError) and "does not serve the detect operation" in str(out[2])
+
+
+def test_recording_keeps_an_outcome_tree_that_answers_every_assignment(tmp_path):
+    """The tree read without running anything equals a replayed run under any assignment."""
+    import itertools
+
+    from fmprog.runtime.cache import SQLiteCache
+    from fmprog.runtime.inputs import read_image
+    from fmprog.runtime.recording import outcome, tree_key
+
+    images, labels = make_stream(tmp_path, 5)
+    graph = compile_source(LOOP_PROGRAM).graph
+    items = load_inputs(images, labels).items
+    pools = Pools(fakes(costs=(1.0, 2.0, 4.0)))
+    record(graph, items, pools, str(tmp_path / "rec.sqlite"))
+    cache = SQLiteCache(tmp_path / "rec.sqlite", readonly=True)
+    sites = [n.meta["site"] for n in graph.neural_sites()]
+    for arms in itertools.product(range(3), repeat=len(sites)):
+        assignment = dict(zip(sites, arms))
+        name = f"static:{arms[0]}" if len(set(arms)) == 1 else None
+        if name is None:
+            continue
+        rows = run(tmp_path, fakes(cls=Refusing, costs=(1.0, 2.0, 4.0)), images=(images, labels),
+                   program=LOOP_PROGRAM, db=f"{name}.sqlite", cache=str(tmp_path / "rec.sqlite"),
+                   replay=True, policy=name).rows
+        for item, row in zip(items, rows):
+            tree = cache.get_tree(tree_key(graph, pools, read_image(item.path), item))
+            leaf = outcome(tree, assignment)
+            assert leaf.get("answer") == row["answer"] and leaf["cost"] == row["cost"]

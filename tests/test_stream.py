@@ -3,7 +3,6 @@ no input and count none twice; one call log per input holds every cost; the summ
 right."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -178,8 +177,6 @@ def test_the_oracle_makes_each_distinct_call_once_per_input(tmp_path):
 
 def test_paper_policy_gets_the_raw_image(tmp_path):
     from fmprog.runtime.policies import PaperSettings, make_policy
-    from fmprog.runtime.service import serve
-    from fmprog.runtime.settings import RunSettings
     import fmprog.runtime.service as service
 
     original = service.build_policy
