@@ -66,9 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--prompt", action="store_true", help="print the API text an LLM is prompted with")
     d.set_defaults(func=cmd_dsl)
 
+    from fmprog.bench.cli import add_bench_command
     from fmprog.runtime.cli import add_runtime_commands
 
     add_runtime_commands(sub)
+    add_bench_command(sub)
     return p
 
 

@@ -64,12 +64,17 @@ class Stream:
     """One deployed program: graph, backend pools, policy, executor and settings."""
 
     def __init__(self, graph: Graph, pools: Pools, policy: Policy, executor: Executor,
-                 settings: RunSettings, features: Callable | None = None):
+                 settings: RunSettings, features: Callable | None = None,
+                 load_image: Callable[[Item], np.ndarray] | None = None):
+        """`features(image)` gives the policies' context (default: `image_features`),
+        `load_image(item)` the pixels (default: read the file; a benchmark that replays
+        one stream many times passes memoised versions of both)."""
         from .policies.features import image_features
 
         self.graph, self.pools, self.policy, self.executor = graph, pools, policy, executor
         self.settings = s = settings
         self.features = features or image_features
+        self.load_image = load_image or (lambda item: read_image(item.path, s.max_pixels))
         self.router = Router(pools, policy, Breaker(s.breaker_failures, s.breaker_cooldown))
         self.proto = RoutedInterpreter(graph, self.router, max_iterations=s.max_iterations,
                                        time_limit=s.time_limit)
@@ -105,7 +110,7 @@ class Stream:
             w.row.update(error_kind="bad-input", error=item.problem)
             return w
         try:
-            image = read_image(item.path, self.settings.max_pixels)
+            image = self.load_image(item)
         except Exception as e:  # corrupt, missing, unreadable or oversized image
             w.row.update(error_kind="image-error", error=f"cannot read {item.key}: {e}")
             return w

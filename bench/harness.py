@@ -1,0 +1,169 @@
+"""A benchmark end to end: record each stream once, then score every policy, cost weight
+and seed on it.
+
+`bench_stream(...)` does one program over one labelled stream and returns its `Score`s;
+`run_suite` (in `suites.py`) calls it for every query of a benchmark. Deterministic
+policies (static tiers, best-fixed, the oracle) are scored once, with seed 0; random and
+learned policies once per seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fmprog.backends.base import Pools
+from fmprog.compiler.ir import Graph
+from fmprog.runtime.cache import SQLiteCache
+from fmprog.runtime.inputs import Item
+from fmprog.runtime.metrics import summarise
+from fmprog.runtime.recording import outcome, record, tree_key
+from fmprog.runtime.routed import sites_of
+from fmprog.runtime.service import build_policy
+from fmprog.runtime.settings import RunSettings
+
+from . import analysis as A
+from .replay import Recorded, replay
+
+ANALYTIC = ("best-fixed", "oracle")  # besides the static tiers, read off the trees
+DEFAULT_POLICIES = ("static", "best-fixed", "random", "query-level", "joint", "structured", "oracle")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What a benchmark run compares: `policies` (names; "static" means every static tier),
+    `cost_weights` (lambda of reward = task - lambda * cost), `seeds` (runs of each random or
+    learned policy), the task reward and metric of the benchmark, the batching window of
+    recording and replays, and where outputs go."""
+
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    cost_weights: tuple[float, ...] = (1.0,)
+    seeds: int = 3
+    reward: str = "open-form"
+    metric: str = "accuracy"  # or "f1"
+    window: int = 16
+    backend_timeout: float | None = 60.0
+    out: Path = Path("runs/bench")
+    progress: bool = False
+
+    def __post_init__(self):
+        if self.metric not in ("accuracy", "f1"):
+            raise ValueError(f"BenchSettings.metric must be accuracy or f1, got {self.metric!r}")
+        if self.seeds < 1:
+            raise ValueError(f"BenchSettings.seeds must be >= 1, got {self.seeds}")
+        if not self.cost_weights or any(not math.isfinite(c) or c < 0 for c in self.cost_weights):
+            raise ValueError(f"BenchSettings.cost_weights must be finite and >= 0, got {self.cost_weights}")
+
+
+@dataclass
+class Score:
+    """One (query, policy, cost weight, seed): the figures of `fmprog bench`, and the
+    per-input outcomes its learning curves are drawn from."""
+
+    query: str
+    policy: str
+    cost_weight: float
+    seed: int
+    accuracy: float
+    f1: float | None
+    avg_cost: float
+    cost_vs_largest: float
+    last_half_accuracy: float
+    mean_reward: float
+    gain_over_line: float = 0.0
+    correct: list[int] = field(default_factory=list, repr=False)
+    rewards: list[float] = field(default_factory=list, repr=False)
+
+    FIELDS = ("query", "seed", "policy", "cost_weight", "accuracy", "f1", "avg_cost",
+              "cost_vs_largest", "last_half_accuracy", "mean_reward", "gain_over_line")
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in self.FIELDS}
+
+
+def _score(query: str, policy: str, cw: float, seed: int, rows: list[dict], largest_cost: float) -> Score:
+    s = summarise(rows)
+    half = rows[len(rows) // 2:]
+    correct = [int(r.get("correct") or 0) for r in rows]
+    rewards = [float(r.get("reward") or 0.0) for r in rows]
+    avg = s["avg_cost"] or 0.0
+    return Score(query, policy, cw, seed, s["accuracy"] or 0.0, s.get("f1"), avg,
+                 avg / largest_cost if largest_cost else 0.0,
+                 float(np.mean([int(r.get("correct") or 0) for r in half])) if half else 0.0,
+                 float(np.mean(rewards)) if rewards else 0.0, correct=correct, rewards=rewards)
+
+
+def load_recorded(graph: Graph, items: list[Item], pools: Pools, cache_path: str | Path) -> Recorded:
+    """The recorded calls and trees of a stream (a missing tree: a bad input)."""
+    cache = SQLiteCache(cache_path, readonly=True)
+    try:
+        rec = Recorded(graph, pools, items, cache.load_all(), [])
+        for it in items:
+            tree = None
+            if not it.problem:
+                try:
+                    tree = cache.get_tree(tree_key(graph, pools, rec.image(it), it))
+                except (OSError, ValueError):
+                    tree = None
+            rec.trees.append(tree or {"error": "bad-input", "cost": 0.0})
+    finally:
+        cache.close()
+    return rec
+
+
+def bench_stream(query: str, graph: Graph, items: list[Item], pools: Pools, settings: BenchSettings,
+                 cache_path: str | Path) -> list[Score]:
+    """Record the stream (reusing what the cache file holds), then score every policy."""
+    record(graph, items, pools, str(cache_path), window=settings.window,
+           backend_timeout=settings.backend_timeout, progress=settings.progress)
+    rec = load_recorded(graph, items, pools, cache_path)
+    sites = sites_of(graph, pools)
+    tiers = A.tiers(sites)
+    largest = [outcome(t, tiers[-1])["cost"] for t in rec.trees]
+    largest_cost = float(np.mean(largest)) if largest else 0.0
+    features = rec.feature_fn()
+    wanted = set(settings.policies)
+    scores: list[Score] = []
+    for cw in settings.cost_weights:
+        def analytic(name: str, rows: list[dict]) -> None:
+            scores.append(_score(query, name, cw, 0, rows, largest_cost))
+
+        if "static" in wanted or any(n.startswith("static-") for n in wanted):
+            for name, a in zip(A.tier_names(len(tiers)), tiers):
+                if "static" in wanted or name in wanted:
+                    analytic(name, A.fixed_rows(items, rec.trees, a, settings.reward, cw, largest))
+        if "best-fixed" in wanted:
+            best = A.best_fixed(items, rec.trees, sites, settings.reward, cw)
+            analytic("best-fixed", A.fixed_rows(items, rec.trees, best, settings.reward, cw, largest))
+        if "oracle" in wanted:
+            analytic("oracle", A.oracle_rows(items, rec.trees, tiers[-1], settings.reward, cw, largest))
+        for name in settings.policies:
+            if name in ANALYTIC or name == "static" or name in A.tier_names(len(tiers)):
+                continue
+            for seed in range(settings.seeds):
+                policy = build_policy(name, sites, cw, seed)
+                run = RunSettings(policy=name, cost_weight=cw, reward=settings.reward, seed=seed,
+                                  window=settings.window, checkpoint_every=max(1, len(items)),
+                                  backend_timeout=None)
+                rows = replay(rec, policy, run, features)
+                scores.append(_score(query, name, cw, seed, rows, largest_cost))
+    _gains(scores, settings.metric)
+    return scores
+
+
+def _gains(scores: list[Score], metric: str) -> None:
+    """gain_over_line: the metric minus the static line's at the same average cost."""
+    static = [s for s in scores if s.policy.startswith("static-") and s.cost_weight == scores[0].cost_weight]
+    if not static:
+        return
+    line = A.static_line([(s.avg_cost, _metric(s, metric)) for s in static])
+    for s in scores:
+        s.gain_over_line = round(_metric(s, metric) - A.line_at(line, s.avg_cost), 4)
+
+
+def _metric(s: Score, metric: str) -> float:
+    value = getattr(s, metric)
+    return 0.0 if value is None else float(value)
