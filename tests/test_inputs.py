@@ -115,3 +115,49 @@ def test_a_stream_of_bad_rows_only_still_runs(tmp_path):
     rows.write_text("\n".join(json.dumps(x) for x in [{"image": None}, {"label": "yes"}]) + "\n")
     result = run(tmp_path, fakes(), images=(rows, None), policy="static-cheapest")
     assert [r["error_kind"] for r in result.rows] == ["bad-input", "bad-input"]
+
+
+NESTED = '''def execute_command(image):
+    x = []
+    for i in range(200):
+        x = [x]
+    return x
+'''
+
+HUGE = '''def execute_command(image):
+    s = "ab"
+    for i in range(20):
+        s = s + s
+    return [s]
+'''
+
+
+def test_an_answer_too_deep_or_too_large_is_recorded_and_the_stream_goes_on(tmp_path):
+    for program in (NESTED, HUGE):
+        rows = run(tmp_path, fakes(), n=3, program=program, policy="static-cheapest",
+                   db=f"r{len(program)}.sqlite").rows
+        assert [r["error_kind"] for r in rows] == ["AnswerTooLarge"] * 3
+        assert any(w in rows[0]["error"] for w in ("nested deeper", "string of 2,097,152"))
+
+
+def test_an_unwritable_database_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    from streams import PROGRAM, make_stream
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    images, labels = make_stream(tmp_path, 2)
+    prog = tmp_path / "prog.py"
+    prog.write_text(PROGRAM)
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        out = subprocess.run([sys.executable, "-m", "fmprog", "run", str(prog), "--images", str(images),
+                              "--db", str(locked / "sub" / "r.sqlite")], capture_output=True, text=True)
+    finally:
+        locked.chmod(0o700)
+    assert out.returncode == 2 and "fmprog: error:" in out.stderr and "r.sqlite" in out.stderr
+    assert "Traceback" not in out.stderr
