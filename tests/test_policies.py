@@ -18,6 +18,7 @@ from fmprog.runtime.policies.base import Feedback
 from fmprog.runtime.policies.features import FEATURE_DIM, image_features
 from fmprog.runtime.policies.query_level import tier_table
 from fmprog.runtime.policies.settings import (
+    BayesSettings,
     JointSettings,
     PaperSettings,
     QueryLevelSettings,
@@ -89,9 +90,14 @@ def simulate(policy, n: int, kind: str = "open", seed: int = 0):
 # -- the structured policy learns the known routing -------------------------------------
 
 
+PER_SITE = [("structured", BayesSettings(cost_weight=LAMBDA)),
+            ("structured-neural", StructuredSettings(cost_weight=LAMBDA))]
+
+
+@pytest.mark.parametrize("name,settings", PER_SITE)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_structured_reaches_right_routing_open_form(seed):
-    policy = make_policy("structured", SITES, StructuredSettings(cost_weight=LAMBDA), seed=seed)
+def test_structured_reaches_right_routing_open_form(name, settings, seed):
+    policy = make_policy(name, SITES, settings, seed=seed)
     log, _ = simulate(policy, CONVERGE_WITHIN + 200, "open", seed)
     late = log[CONVERGE_WITHIN:]
     hard = late[:, 0] == 1
@@ -100,16 +106,17 @@ def test_structured_reaches_right_routing_open_form(seed):
     assert (late[~hard, 2] == 0).mean() >= 0.8  # B: cheap where it suffices
 
 
-def test_structured_binary_reward_beats_static_baselines():
+@pytest.mark.parametrize("learner,learner_settings", PER_SITE)
+def test_structured_binary_reward_beats_static_baselines(learner, learner_settings):
     """With the binary task reward (+1000 TP), B must go large on hard inputs."""
     runs = {}
     for name, settings in [
-        ("structured", StructuredSettings(cost_weight=LAMBDA)),
+        (learner, learner_settings),
         ("static-cheapest", None),
         ("static-largest", None),
     ]:
         runs[name] = simulate(make_policy(name, SITES, settings, seed=0), CONVERGE_WITHIN + 200, "binary", 0)
-    log, r = runs["structured"]
+    log, r = runs[learner]
     late = log[CONVERGE_WITHIN:]
     assert (late[late[:, 0] == 1, 2] == 1).mean() >= 0.9
     late_reward = r[CONVERGE_WITHIN:].mean()
@@ -128,9 +135,17 @@ def test_joint_policy_also_learns_the_routing():
 
 
 def test_structured_updates_only_fired_sites():
+    policy = make_policy("structured", SITES, BayesSettings(cost_weight=LAMBDA), seed=3)
+    simulate(policy, 40, "open", 3)
+    assert policy.models["C"].n.sum() == 0 and policy.models["C"].firings == 0
+    for site in ("A", "B"):
+        assert policy.models[site].n.sum() == 40
+
+
+def test_structured_neural_updates_only_fired_sites():
     settings = StructuredSettings(cost_weight=LAMBDA, retrain_every=4)
-    policy = make_policy("structured", SITES, settings, seed=3)
-    fresh = make_policy("structured", SITES, settings, seed=3)
+    policy = make_policy("structured-neural", SITES, settings, seed=3)
+    fresh = make_policy("structured-neural", SITES, settings, seed=3)
     simulate(policy, 40, "open", 3)
     changed, untouched = policy.models, fresh.models
     np.testing.assert_array_equal(changed["C"].flat["p"], untouched["C"].flat["p"])
@@ -142,7 +157,7 @@ def test_structured_updates_only_fired_sites():
 
 
 def test_structured_counts_a_branch_site_only_when_it_fires():
-    policy = make_policy("structured", SITES, StructuredSettings(retrain_every=8), seed=0)
+    policy = make_policy("structured-neural", SITES, StructuredSettings(retrain_every=8), seed=0)
     rng = np.random.default_rng(0)
     fired_b = 0
     for t in range(30):
@@ -184,7 +199,8 @@ _SMALL_PAPER = PaperSettings(image_size=64, width=4, retrain_every=3, batch_size
 
 def _settings_for(name):
     return {
-        "structured": StructuredSettings(retrain_every=3, batch_size=2, window=8),
+        "structured": BayesSettings(fit_after=8),
+        "structured-neural": StructuredSettings(retrain_every=3, batch_size=2, window=8),
         "joint": JointSettings(retrain_every=3, batch_size=2, window=8),
         "query-level": QueryLevelSettings(retrain_every=3, batch_size=2, window=8),
         "paper": _SMALL_PAPER,

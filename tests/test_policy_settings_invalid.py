@@ -13,6 +13,7 @@ import pytest
 from fmprog.runtime.policies import Site, make_policy
 from fmprog.runtime.policies.features import FEATURE_DIM, as_context, image_features
 from fmprog.runtime.policies.settings import (
+    BayesSettings,
     JointSettings,
     OracleSettings,
     PaperSettings,
@@ -71,7 +72,7 @@ SETTINGS_CASES = [
 ]
 
 MAKE_POLICY_CASES = [
-    (lambda: make_policy("greedy", TWO), "unknown policy 'greedy'; known: static-cheapest, static-largest, random, structured, joint, query-level, oracle, paper, static:<index>"),
+    (lambda: make_policy("greedy", TWO), "unknown policy 'greedy'; known: static-cheapest, static-largest, random, structured, structured-neural, joint, query-level, oracle, paper, static:<index>"),
     (lambda: make_policy("static:x", TWO), "static policy index must be a non-negative integer, got 'x' in 'static:x'"),
     (lambda: make_policy("static:-1", TWO), "static policy index must be a non-negative integer, got '-1' in 'static:-1'"),
     (lambda: make_policy("static:2", TWO), "static backend index 2 is out of range for site 'a' with 2 backend(s)"),
@@ -99,7 +100,8 @@ def test_invalid_value_is_rejected_with_exact_message(build, message):
 @pytest.mark.parametrize(
     "name, settings, message",
     [
-        ("structured", JointSettings(), "policy 'structured' takes StructuredSettings, got JointSettings"),
+        ("structured", JointSettings(), "policy 'structured' takes BayesSettings, got JointSettings"),
+        ("structured-neural", JointSettings(), "policy 'structured-neural' takes StructuredSettings, got JointSettings"),
         ("joint", StructuredSettings(), "policy 'joint' takes JointSettings, got StructuredSettings"),
         ("query-level", {"nu": 1.0}, "policy 'query-level' takes QueryLevelSettings, got dict"),
         ("paper", StructuredSettings(), "policy 'paper' takes PaperSettings, got StructuredSettings"),
@@ -133,3 +135,21 @@ def test_settings_are_frozen():
     settings = StructuredSettings()
     with pytest.raises(AttributeError):
         settings.nu = 2.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: BayesSettings(dim=-1), "BayesSettings.dim must be >= 0, got -1"),
+        (lambda: BayesSettings(dim=200), "BayesSettings.dim must be <= input_dim (172), got 200"),
+        (lambda: BayesSettings(prior_precision=0), "BayesSettings.prior_precision must be > 0, got 0"),
+        (lambda: BayesSettings(warmup=1.5), "BayesSettings.warmup must be an int, got 1.5"),
+        (lambda: BayesSettings(explore=-1), "BayesSettings.explore must be >= 0, got -1"),
+        (lambda: BayesSettings(fit_after=1), "BayesSettings.fit_after must be >= 2, got 1"),
+        (lambda: BayesSettings(noise_scale=float("nan")), "BayesSettings.noise_scale must be a finite number, got nan"),
+    ],
+)
+def test_invalid_bayes_settings(build, message):
+    with pytest.raises(ValueError) as e:
+        build()
+    assert str(e.value) == message

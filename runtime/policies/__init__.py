@@ -9,7 +9,9 @@ static-cheapest           pool index 0 everywhere                             no
 static-largest            the last (most expensive) index everywhere          none
 static:<index>            that index everywhere (must exist in every pool)    none
 random                    uniform per site and input                          none
-structured                the paper's method: a NeuralTS model per site       StructuredSettings
+structured                the paper's structure: a Bayesian linear TS model   BayesSettings
+                          per site, all history, updated where it fired
+structured-neural         the first per-site learner: NeuralTS per site       StructuredSettings
 joint                     one model over all joint assignments (ablation)     JointSettings
 query-level               one tier for the whole program (LLM routing)        QueryLevelSettings
 oracle                    cheapest correct assignment, given an evaluator     OracleSettings
@@ -25,11 +27,13 @@ from __future__ import annotations
 import math
 
 from .base import Episode, Policy, Site
+from .bayes import BayesSitePolicy
 from .joint import JointPolicy
 from .oracle import OraclePolicy
 from .query_level import QueryLevelPolicy
 from .random import RandomPolicy
 from .settings import (
+    BayesSettings,
     JointSettings,
     OracleSettings,
     PaperSettings,
@@ -47,6 +51,7 @@ POLICY_NAMES = (
     "static-largest",
     "random",
     "structured",
+    "structured-neural",
     "joint",
     "query-level",
     "oracle",
@@ -54,14 +59,16 @@ POLICY_NAMES = (
 )
 
 _LEARNED = {
-    "structured": StructuredPolicy,
+    "structured": BayesSitePolicy,
+    "structured-neural": StructuredPolicy,
     "joint": JointPolicy,
     "query-level": QueryLevelPolicy,
     "oracle": OraclePolicy,
 }
 #: The settings class of each policy that takes settings (the others take none).
 SETTINGS_CLASSES = {
-    "structured": StructuredSettings,
+    "structured": BayesSettings,
+    "structured-neural": StructuredSettings,
     "joint": JointSettings,
     "query-level": QueryLevelSettings,
     "oracle": OracleSettings,
@@ -74,7 +81,9 @@ _SUMMARIES = {
     "static-largest": "the last (most expensive) pool index at every site",
     "static:<index>": "that pool index at every site (it must exist in every pool)",
     "random": "a uniform pool index per site and input",
-    "structured": "the paper's method: one Thompson-sampling model per call site, updated only where it fired",
+    "structured": "the paper's structure: one Bayesian Thompson-sampling model per call site over all its "
+                  "history, updated only where it fired",
+    "structured-neural": "the first per-site learner: a NeuralTS model per call site over a window of history",
     "joint": "one model over all joint assignments of the sites (the paper's full-policy ablation)",
     "query-level": "one tier for the whole program per input (LLM-routing baseline)",
     "oracle": "for evaluation: the cheapest assignment that answers right, found with hindsight",
@@ -162,4 +171,5 @@ __all__ = [
     "RandomPolicy",
     "StaticPolicy",
     "StructuredPolicy",
+    "BayesSitePolicy",
 ]

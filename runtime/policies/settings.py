@@ -117,7 +117,51 @@ class NeuralTSSettings:
 
 @dataclass(frozen=True)
 class StructuredSettings(NeuralTSSettings):
-    """The structured policy: one NeuralTS model per call site over shared features."""
+    """`structured-neural`: one NeuralTS model per call site over shared features (the
+    first version of the per-site policy, kept to compare against)."""
+
+
+@dataclass(frozen=True)
+class BayesSettings:
+    """`structured`: per-site Bayesian linear Thompson sampling (see policies/bayes.py).
+
+    Targets are task rewards / reward_scale. `dim` context directions (principal
+    components of the shared features, frozen after `fit_after` inputs; 0: context-free),
+    clipped to +-`clip`; `prior_precision` shrinks their weights toward 0 (the per-arm
+    mean), `mean_precision` is the weak prior on that mean; the noise variance has an
+    inverse-gamma prior of shape `noise_shape` and scale `noise_scale`; every arm of a site
+    is tried `warmup` times first; `explore` scales the posterior sd of the draws.
+    """
+
+    cost_weight: float = 0.003
+    dim: int = 8
+    prior_precision: float = 20.0
+    mean_precision: float = 0.01
+    noise_shape: float = 1.0
+    noise_scale: float = 0.5
+    warmup: int = 3
+    explore: float = 1.0
+    fit_after: int = 64
+    clip: float = 5.0
+    reward_scale: float = 100.0
+    input_dim: int = FEATURE_DIM
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        _check_number(owner, "cost_weight", self.cost_weight, 0.0, strict=False)
+        _check_int(owner, "dim", self.dim, 0)
+        _check_number(owner, "prior_precision", self.prior_precision, 0.0, strict=True)
+        _check_number(owner, "mean_precision", self.mean_precision, 0.0, strict=True)
+        _check_number(owner, "noise_shape", self.noise_shape, 0.0, strict=True)
+        _check_number(owner, "noise_scale", self.noise_scale, 0.0, strict=True)
+        _check_int(owner, "warmup", self.warmup, 0)
+        _check_number(owner, "explore", self.explore, 0.0, strict=False)
+        _check_int(owner, "fit_after", self.fit_after, 2)
+        _check_number(owner, "clip", self.clip, 0.0, strict=True)
+        _check_number(owner, "reward_scale", self.reward_scale, 0.0, strict=True)
+        _check_int(owner, "input_dim", self.input_dim, 1)
+        if self.dim > self.input_dim:
+            raise ValueError(f"{owner}.dim must be <= input_dim ({self.input_dim}), got {self.dim}")
 
 
 @dataclass(frozen=True)

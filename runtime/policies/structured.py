@@ -28,7 +28,7 @@ class StructuredPolicy(Policy):
     has to be learned.
     """
 
-    name = "structured"
+    name = "structured-neural"
 
     def __init__(
         self, sites: list[Site], settings: StructuredSettings | None = None, seed: int = 0
