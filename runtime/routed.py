@@ -49,7 +49,17 @@ class RoutedInterpreter(Interpreter):
         return self.trace
 
     def serve(self, node: Node, req: Request) -> Result:
+        """Serve through the plan; in a cascade, while the policy escalates a cheaper
+        tier's answer, ask the next tier too (every tier run is logged and paid for; the
+        last one answers)."""
         plan = self.router.plan(self.episode, req)
+        while True:
+            result = self._call(req, plan)
+            plan = self.router.escalate(self.episode, req, plan, result)
+            if plan is None:
+                return result
+
+    def _call(self, req: Request, plan) -> Result:
         t0 = time.monotonic()
         served = self.submit(_job(plan.backend, req))
         if self.deadline is not None:  # time waiting for a model is not the program's

@@ -87,6 +87,24 @@ class Router:
         episode.served.pop(req.site, None)
         return Plan(index, pool[index], index)
 
+    def escalate(self, episode: Episode, req: Request, plan: Plan, result) -> Plan | None:
+        """The next tier of a cascade after `plan` answered `result`, or None (the answer
+        stands). The policy decides (`Policy.escalate`); a fault there is a RuntimeFault."""
+        try:
+            nxt = self.policy.escalate(episode, req.site, plan.index, result.confidence)
+        except Exception as e:
+            raise RuntimeFault(f"policy {self.policy.name!r} failed deciding to escalate "
+                               f"{req.site}: {type(e).__name__}: {e}") from e
+        if nxt is None:
+            return None
+        pool = self.pools.pool(req.kind)
+        if not isinstance(nxt, int) or not plan.index < nxt < len(pool):
+            raise RuntimeFault(f"policy {self.policy.name!r} escalated {req.site} from index "
+                               f"{plan.index} to {nxt!r}, not a larger member of its pool")
+        served = self._healthy(pool, nxt)
+        episode.served[req.site] = served
+        return Plan(served, pool[served], nxt, pool[nxt].name if served != nxt else None)
+
     def _healthy(self, pool: list[Backend], index: int) -> int:
         if not self.breaker.is_open(pool[index].name):
             return index

@@ -106,6 +106,11 @@ class Policy(ABC):
     @abstractmethod
     def _choose(self, episode: Episode, site: Site) -> int: ...
 
+    def escalate(self, episode: Episode, site_id: str, index: int, confidence: float | None) -> int | None:
+        """In a cascade: after pool member `index` answered with `confidence`, the larger
+        index to ask next, or None to keep the answer. Default: no cascade."""
+        return None
+
     def update(self, episode: Episode, feedback: Feedback) -> None:
         """Learn from one input's feedback. Default: nothing to learn."""
 
