@@ -66,15 +66,24 @@ def plots(doc: dict, scores: Sequence[Score], metric: str, out: Path) -> list[Pa
     by_policy: dict[str, list[dict]] = defaultdict(list)
     for r in doc["results"]:
         by_policy[r["policy"]].append(r)
+    color = _colors(list(by_policy))
     fig, ax = plt.subplots(figsize=(7, 5))
+    statics = sorted((rows[0]["cost_vs_largest"], rows[0][metric] or 0.0)
+                     for p, rows in by_policy.items() if p.startswith("static-"))
+    if statics:
+        from .analysis import static_line
+
+        line = static_line(statics)
+        ax.plot(*zip(*line), ls="--", color="0.6", lw=1, label="static line", zorder=1)
     for policy, rows in by_policy.items():
         xs = [r["cost_vs_largest"] for r in rows]
         ys = [r[metric] or 0.0 for r in rows]
         if policy.startswith("static-") or policy == "oracle":
-            ax.scatter(xs[:1], ys[:1], marker="s" if policy != "oracle" else "*", s=70, label=policy, zorder=3)
+            ax.scatter(xs[:1], ys[:1], marker="s" if policy != "oracle" else "*", s=70, label=policy,
+                       color=color[policy], zorder=3)
         else:
             order = np.argsort(xs)
-            ax.plot(np.array(xs)[order], np.array(ys)[order], marker="o", label=policy)
+            ax.plot(np.array(xs)[order], np.array(ys)[order], marker="o", label=policy, color=color[policy])
     ax.set_xlabel("cost relative to always-largest")
     ax.set_ylabel(metric)
     ax.set_title(f"{doc['benchmark']}: {metric} against cost (means over queries and seeds)")
@@ -97,11 +106,11 @@ def plots(doc: dict, scores: Sequence[Score], metric: str, out: Path) -> list[Pa
         if n == 0:
             continue
         acc = np.mean([np.cumsum(s.correct[:n]) / np.arange(1, n + 1) for s in group], axis=0)
-        rew = np.mean([_moving(s.rewards[:n]) for s in group], axis=0)
-        a1.plot(acc, label=policy)
-        a2.plot(rew, label=policy)
+        rew = np.mean([_moving(s.rewards[:n], 100) for s in group], axis=0)
+        a1.plot(acc, label=policy, color=color.get(policy))
+        a2.plot(rew, label=policy, color=color.get(policy))
     a1.set_title(f"running accuracy (lambda {cw:g})")
-    a2.set_title(f"reward, moving mean of 50 (lambda {cw:g})")
+    a2.set_title(f"reward, moving mean of 100 inputs (lambda {cw:g})")
     for a in (a1, a2):
         a.set_xlabel("input")
         a.grid(alpha=0.3)
@@ -111,6 +120,14 @@ def plots(doc: dict, scores: Sequence[Score], metric: str, out: Path) -> list[Pa
     fig.savefig(learning, dpi=110)
     plt.close(fig)
     return [pareto, learning]
+
+
+def _colors(policies: list[str]) -> dict[str, tuple]:
+    """One color per policy, the same in every plot."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(policies) <= 10 else "tab20"]
+    return {p: cmap(i % cmap.N) for i, p in enumerate(policies)}
 
 
 def _moving(x: list[float], k: int = 50) -> np.ndarray:
