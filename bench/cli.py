@@ -9,7 +9,6 @@ Exit codes: 0 done, 2 usage or configuration error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time

@@ -56,6 +56,14 @@ def add_runtime_commands(sub) -> None:
     r.add_argument("--list-policies", action=_ListPolicies, nargs=0, help="list the routing policies and exit")
     r.add_argument("--cost-weight", type=float, default=0.0, metavar="L",
                    help="lambda: reward = task reward - L * cost (default 0)")
+    r.add_argument("--budget", type=float, metavar="C",
+                   help="a target average cost per input instead of a fixed price: the policy's cost "
+                        "weight adapts online so the running average cost tracks C (starting from "
+                        "--cost-weight); the summary reports the achieved cost")
+    r.add_argument("--feedback-delay", type=int, default=0, metavar="K",
+                   help="the label of input t reaches the policy after input t+K (default 0)")
+    r.add_argument("--feedback-rate", type=float, default=1.0, metavar="P",
+                   help="only this fraction of the inputs is labelled for learning (default 1)")
     r.add_argument("--reward", choices=("auto", "binary", "open-form"), default="auto",
                    help="task reward: binary (TP +1000, FN -100, TN +1, FP -100), open-form (+100 right, "
                         "-100 wrong), or auto: binary when the label is yes/no (default)")
@@ -152,7 +160,9 @@ def _settings(args, **extra):
         time_limit=args.time_limit, max_iterations=args.max_iterations, max_pixels=args.max_pixels,
         max_error_rate=getattr(args, "max_error_rate", 0.5),
         breaker_failures=getattr(args, "breaker_failures", 5),
-        breaker_cooldown=getattr(args, "breaker_cooldown", 30.0), **extra)
+        breaker_cooldown=getattr(args, "breaker_cooldown", 30.0), budget=getattr(args, "budget", None),
+        feedback_delay=getattr(args, "feedback_delay", 0), feedback_rate=getattr(args, "feedback_rate", 1.0),
+        **extra)
 
 
 def _load(args):
@@ -253,7 +263,8 @@ def cmd_record(args) -> int:
 
 def format_summary(s: dict) -> str:
     lines = [f"run {s['run']} ({s['policy']}): {s['inputs']} inputs, {s['answered']} answered, {s['errors']} errors"]
-    for key in ("accuracy", "precision", "recall", "f1", "avg_cost", "cost_vs_largest"):
+    for key in ("accuracy", "precision", "recall", "f1", "avg_cost", "cost_vs_largest", "budget",
+                "achieved_cost", "final_cost_weight"):
         if s.get(key) is not None:
             lines.append(f"  {key:16s} {s[key]}")
     if s.get("error_kinds"):

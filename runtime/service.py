@@ -74,9 +74,9 @@ def serve(graph: Graph, items: list[Item], pools: Pools, settings: RunSettings, 
     policy = build_policy(settings.policy, sites_of(graph, pools), settings.cost_weight, settings.seed)
     store = Store(db)
     try:
-        run_id, start = _open_run(store, graph, items, pools, policy, settings, resume)
         executor, cache = build_executor(settings)
         stream = Stream(graph, pools, policy, executor, settings)
+        run_id, start = _open_run(store, graph, items, pools, stream, settings, resume)
         try:
             _drain(stream, store, run_id, items, start, progress)
         finally:
@@ -88,10 +88,10 @@ def serve(graph: Graph, items: list[Item], pools: Pools, settings: RunSettings, 
     finally:
         store.close()
     return RunResult(run_id, rows, {"run": run_id, "db": str(db), "policy": settings.policy,
-                                    **summarise(rows)})
+                                    **summarise(rows), **stream.learner.summary()})
 
 
-def _open_run(store: Store, graph: Graph, items: list[Item], pools: Pools, policy: Policy,
+def _open_run(store: Store, graph: Graph, items: list[Item], pools: Pools, stream: Stream,
               settings: RunSettings, resume: bool) -> tuple[int, int]:
     program = graph.meta.get("source_sha256", "")
     ident = json.dumps(settings.identity(), sort_keys=True)
@@ -108,7 +108,7 @@ def _open_run(store: Store, graph: Graph, items: list[Item], pools: Pools, polic
         start, state = store.resume_point(found["id"])
         if state is not None:
             try:
-                policy.load_state_dict(state)
+                stream.load_state_dict(state)
             except (KeyError, ValueError, TypeError) as e:
                 raise StoreError(f"{store.path}: run {found['id']}: the stored policy state does "
                                  f"not fit this policy: {e}") from None

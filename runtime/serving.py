@@ -32,6 +32,7 @@ from .evaluator import evaluator
 from .executor import CachingExecutor, Executor
 from .feedback import make_feedback
 from .inputs import Item, read_image
+from .learning import Learner
 from .policies.base import Episode, Policy
 from .routed import RoutedInterpreter
 from .router import Breaker, Router
@@ -76,6 +77,8 @@ class Stream:
         self.features = features or image_features
         self.load_image = load_image or (lambda item: read_image(item.path, s.max_pixels))
         self.router = Router(pools, policy, Breaker(s.breaker_failures, s.breaker_cooldown))
+        self.learner = Learner(policy, s.feedback_delay, s.feedback_rate, s.seed, s.budget,
+                               s.budget_gain, s.cost_weight)
         self.proto = RoutedInterpreter(graph, self.router, max_iterations=s.max_iterations,
                                        time_limit=s.time_limit)
         # what always-largest pays per call of a site: for cost_vs_largest
@@ -96,8 +99,9 @@ class Stream:
             for w in window:
                 self._learn(w)
             end = window[-1].seq + 1
+            self._update(self.learner.due(end - 1), window)
             checkpoint = end - last_checkpoint >= self.settings.checkpoint_every or end == len(items)
-            state = self.policy.state_dict() if checkpoint else None
+            state = self.state_dict() if checkpoint else None
             if checkpoint:
                 last_checkpoint = end
             yield [(w.seq, w.row) for w in window], state
@@ -158,11 +162,30 @@ class Stream:
             fb = make_feedback(self.settings.reward, w.answer, w.item.label, w.failed, trace,
                                self.settings.cost_weight)
             row.update(correct=int(fb.correct), reward=fb.reward)
-            try:
-                self.policy.update(w.episode, fb)
-            except Exception as e:
-                self._fault(w, "policy update", e)
+            row["trace"]["learned"] = self.learner.observe(w.seq, w.episode, fb)
+        if w.interp is not None and not fault:
+            self.learner.spend(trace.cost)
         row["seconds"] = time.perf_counter() - w.t0
+
+    def _update(self, ready: list, window: list[_Input]) -> None:
+        """Hand the feedback whose labels have arrived to the policy, in input order."""
+        by_seq = {w.seq: w for w in window}
+        for seq, episode, fb in ready:
+            try:
+                self.policy.update(episode, fb)
+            except Exception as e:
+                if seq in by_seq:
+                    self._fault(by_seq[seq], "policy update", e)
+                else:
+                    log.error("policy update failed on input %d: %s", seq, e)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint holds: the policy and the feedback still on its way."""
+        return {"policy": self.policy.state_dict(), "learner": self.learner.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.learner.load_state_dict(state["learner"])
 
     def _fault(self, w: _Input, stage: str, e: Exception) -> None:
         if not isinstance(e, RuntimeFault):

@@ -49,6 +49,10 @@ class RunSettings:
     - breaker_failures / breaker_cooldown: a backend failing this many calls in a row
       cools down for that many seconds, its sites falling back to another pool member.
     - max_pixels: images whose header announces more pixels are refused undecoded.
+    - budget / budget_gain: a target average cost per input; the policy's lambda adapts
+      online (multiplicatively, by budget_gain) so the running average tracks it.
+    - feedback_delay / feedback_rate: the label of input t reaches the policy after
+      input t + delay; only a fraction `rate` of the inputs is labelled for learning.
     """
 
     policy: str = "structured"
@@ -66,6 +70,10 @@ class RunSettings:
     breaker_failures: int = 5
     breaker_cooldown: float = 30.0
     max_pixels: int = 25_000_000
+    budget: float | None = None
+    budget_gain: float = 0.1
+    feedback_delay: int = 0
+    feedback_rate: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.policy, str) or not self.policy:
@@ -87,6 +95,12 @@ class RunSettings:
         _int("breaker_failures", self.breaker_failures, 1)
         _number("breaker_cooldown", self.breaker_cooldown, 0.0)
         _int("max_pixels", self.max_pixels, 1)
+        _number("budget", self.budget, 0.0, strict=True, none_ok=True)
+        _number("budget_gain", self.budget_gain, 0.0, strict=True)
+        _int("feedback_delay", self.feedback_delay, 0)
+        _number("feedback_rate", self.feedback_rate, 0.0, strict=True)
+        if self.feedback_rate > 1:
+            _fail("feedback_rate", "<= 1", self.feedback_rate)
 
     def identity(self) -> dict:
         """What makes two runs the same run (for --resume): everything that changes

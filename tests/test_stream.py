@@ -225,3 +225,56 @@ def test_a_policy_fault_is_not_the_programs_error(tmp_path):
         assert "IndexError" in r["error"] and "not of the program" in r["error"]
         assert " at 3:" not in r["error"]  # not located at a program line
         assert r["correct"] is None  # a fault of ours teaches nothing
+
+
+def test_a_budget_makes_the_average_cost_track_it(tmp_path):
+    images = make_stream(tmp_path, 200)
+    free = run(tmp_path, fakes(), images=images, db="free.sqlite", cost_weight=0.0, reward="open-form")
+    tight = run(tmp_path, fakes(), images=images, db="tight.sqlite", cost_weight=0.0, reward="open-form",
+                budget=3.0)
+    s = tight.summary
+    assert s["budget"] == 3.0 and s["achieved_cost"] == pytest.approx(3.0, rel=0.25)
+    assert free.summary["avg_cost"] > 4.0  # unpriced, it spends far more
+    assert s["final_cost_weight"] > 0
+
+
+def test_delayed_and_missing_feedback_teach_only_what_arrived(tmp_path):
+    from fmprog.runtime.learning import labelled
+
+    seen = []
+    from fmprog.runtime.policies.bayes import BayesSitePolicy
+
+    original = BayesSitePolicy.update
+
+    def update(self, episode, feedback):
+        seen.append(feedback.cost)
+        return original(self, episode, feedback)
+
+    BayesSitePolicy.update = update
+    try:
+        rows = run(tmp_path, fakes(), n=40, feedback_delay=10, feedback_rate=0.5, window=4).rows
+    finally:
+        BayesSitePolicy.update = original
+    expected = [r["cost"] for i, r in enumerate(rows) if labelled(0, i, 0.5) and i + 10 <= 39]
+    assert seen == expected  # in input order, only the labelled ones, only once arrived
+    assert sum(r["trace"]["learned"] for r in rows) == sum(labelled(0, i, 0.5) for i in range(40))
+    assert all(r["correct"] is not None for r in rows)  # every input still scored
+
+
+def test_pending_feedback_survives_a_resume(tmp_path):
+    """Stopping after 20 inputs and resuming equals one run of 40, row for row."""
+    from fmprog.runtime.inputs import load_inputs
+    from fmprog.runtime.service import serve
+    from fmprog.runtime.settings import RunSettings
+
+    images, labels = make_stream(tmp_path, 40)
+    items = load_inputs(images, labels).items
+    graph = compile_source(PROGRAM).graph
+    settings = RunSettings(policy="structured", cost_weight=0.1, feedback_delay=7, window=4)
+    straight = serve(graph, items, Pools(fakes()), settings, str(tmp_path / "a.sqlite")).rows
+    serve(graph, items[:20], Pools(fakes()), settings, str(tmp_path / "b.sqlite"))
+    db = Store(tmp_path / "b.sqlite")  # the first half was run 1 over 20 inputs: continue it over 40
+    db.db.execute("UPDATE runs SET inputs=?", (__import__("fmprog.runtime.service", fromlist=["x"]).stream_identity(items),))
+    db.close()
+    resumed = serve(graph, items, Pools(fakes()), settings, str(tmp_path / "b.sqlite"), resume=True).rows
+    assert answers(resumed) == answers(straight)

@@ -84,6 +84,17 @@ class Policy(ABC):
     def __init__(self, sites: list[Site], seed: int = 0):
         self.sites = {s.id: s for s in sites}
         self.rng = np.random.default_rng(seed)
+        settings = getattr(self, "settings", None)
+        self.cost_weight = float(getattr(settings, "cost_weight", 0.0))
+
+    def set_cost_weight(self, cost_weight: float) -> None:
+        """Change lambda, the price of cost when choosing (a budget controller does, online).
+        Learned policies learn task rewards, so nothing learned has to be redone."""
+        self.cost_weight = float(cost_weight)
+        self.reprice()
+
+    def reprice(self) -> None:
+        """Recompute what depends on `cost_weight` (subclasses that cache penalties)."""
 
     def begin(self, features: Any, evaluate: Evaluate | None = None) -> Episode:
         """Start an input. Its random draws come from a generator of its own, seeded from
@@ -117,7 +128,9 @@ class Policy(ABC):
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume, as data: dicts with str keys, lists, numbers,
         strings and numpy arrays (the run database stores it without pickle)."""
-        return {"rng": self.rng.bit_generator.state}
+        return {"rng": self.rng.bit_generator.state, "cost_weight": self.cost_weight}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+        if "cost_weight" in state:
+            self.set_cost_weight(state["cost_weight"])

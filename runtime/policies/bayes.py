@@ -84,9 +84,8 @@ class BayesSitePolicy(Policy):
     name = "structured"
 
     def __init__(self, sites: list[Site], settings: BayesSettings | None = None, seed: int = 0):
-        super().__init__(sites, seed)
         self.settings = s = settings or BayesSettings()
-        self.cost_weight = s.cost_weight
+        super().__init__(sites, seed)
         self.models = {site.id: SiteModel(site.arms, s.dim, s) for site in sites}
         self.costs = {site.id: np.asarray(site.costs, float) for site in sites}
         self.seen: list[np.ndarray] = []  # features until the projection is fitted
@@ -158,7 +157,6 @@ class BayesSitePolicy(Policy):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["models"] = {k: m.state() for k, m in self.models.items()}
-        state["cost_weight"] = self.cost_weight
         state["seen"] = np.stack(self.seen) if self.seen else np.zeros((0, self.settings.input_dim))
         state["center"] = self.center if self.center is not None else np.zeros(0)
         state["basis"] = self.basis if self.basis is not None else np.zeros((0, 0))
@@ -171,7 +169,6 @@ class BayesSitePolicy(Policy):
         super().load_state_dict(state)
         for k, m in self.models.items():
             m.load(state["models"][k])
-        self.cost_weight = float(state["cost_weight"])
         self.seen = list(np.asarray(state["seen"], float))
         self.center = np.asarray(state["center"], float) if np.size(state["center"]) else None
         self.basis = np.asarray(state["basis"], float) if np.size(state["basis"]) else None

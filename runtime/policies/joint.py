@@ -33,22 +33,22 @@ class AssignmentBandit(Policy):
     """
 
     def __init__(self, sites: list[Site], table: np.ndarray, settings: NeuralTSSettings, seed: int):
-        super().__init__(sites, seed)
         self.settings = settings
+        super().__init__(sites, seed)
         self.order = {site.id: i for i, site in enumerate(sites)}
         self.table = table
         # (rows x sites) scaled cost of each site's backend in each row
         self.row_costs = np.zeros((len(table), len(sites)), np.float32)
         for i, site in enumerate(sites):
             self.row_costs[:, i] = np.asarray(site.costs, np.float32)[table[:, i]]
-        self.row_costs *= np.float32(settings.cost_weight / settings.reward_scale)
         self.fire_counts = np.ones(len(sites), np.float32)  # the prior input: all fired
         self.inputs = 1
-        self._reprice()
+        self.reprice()
         self.model = NeuralTS(len(table), settings, self.rng)
 
-    def _reprice(self) -> None:
-        self.penalty = self.row_costs @ (self.fire_counts / np.float32(self.inputs))
+    def reprice(self) -> None:
+        scale = np.float32(self.cost_weight / self.settings.reward_scale)
+        self.penalty = (self.row_costs * scale) @ (self.fire_counts / np.float32(self.inputs))
 
     def context(self, features: np.ndarray) -> np.ndarray:
         return as_context(features, self.settings.input_dim)
@@ -62,7 +62,7 @@ class AssignmentBandit(Policy):
         for site_id in episode.fired:
             self.fire_counts[self.order[site_id]] += 1
         self.inputs += 1
-        self._reprice()
+        self.reprice()
         if _KEY not in episode.extra:  # no site fired: no decision was made
             return
         target = feedback.task / self.settings.reward_scale
@@ -78,7 +78,7 @@ class AssignmentBandit(Policy):
         super().load_state_dict(state)
         self.model.load_state_dict(state["model"])
         self.fire_counts, self.inputs = state["fire_counts"].copy(), state["inputs"]
-        self._reprice()
+        self.reprice()
 
 
 def joint_table(sites: list[Site]) -> np.ndarray:

@@ -44,9 +44,9 @@ class PaperPolicy(Policy):
 
         from .resnet import ResNet18
 
+        self.settings = s = settings or PaperSettings()
         super().__init__(sites, seed)
         self.torch = torch
-        self.settings = s = settings or PaperSettings()
         self.device = torch.device(s.device)
         with torch.random.fork_rng(devices=[]):  # seed the init without touching global RNG
             torch.manual_seed(seed)
@@ -61,9 +61,12 @@ class PaperPolicy(Policy):
             for k, net in self.nets.items()
         }
         self.cache: dict[str, list[tuple[np.ndarray, int, float]]] = {k: [] for k in self.nets}
-        scale = s.cost_weight / s.reward_scale
-        self.penalty = {site.id: np.asarray(site.costs) * scale for site in sites}
+        self.reprice()
         self.inputs = 0  # updates so far; training happens every retrain_every of them
+
+    def reprice(self) -> None:
+        scale = self.cost_weight / self.settings.reward_scale
+        self.penalty = {k: np.asarray(site.costs) * scale for k, site in self.sites.items()}
 
     # -- choosing ---------------------------------------------------------------------
     def begin(self, features: np.ndarray, evaluate=None) -> Episode:

@@ -33,15 +33,16 @@ class StructuredPolicy(Policy):
     def __init__(
         self, sites: list[Site], settings: StructuredSettings | None = None, seed: int = 0
     ):
-        super().__init__(sites, seed)
         self.settings = settings or StructuredSettings()
+        super().__init__(sites, seed)
         s = self.settings
         # site order fixes which random draws initialise which model: deterministic per seed
         self.models = {site.id: NeuralTS(site.arms, s, self.rng) for site in sites}
-        self.penalty = {
-            site.id: np.asarray(site.costs, np.float32) * np.float32(s.cost_weight / s.reward_scale)
-            for site in sites
-        }
+        self.reprice()
+
+    def reprice(self) -> None:
+        scale = np.float32(self.cost_weight / self.settings.reward_scale)
+        self.penalty = {k: np.asarray(site.costs, np.float32) * scale for k, site in self.sites.items()}
 
     def context(self, features: np.ndarray) -> np.ndarray:
         return as_context(features, self.settings.input_dim)
