@@ -72,7 +72,7 @@ SETTINGS_CASES = [
 ]
 
 MAKE_POLICY_CASES = [
-    (lambda: make_policy("greedy", TWO), "unknown policy 'greedy'; known: static-cheapest, static-largest, random, structured, structured-neural, joint, query-level, oracle, paper, static:<index>"),
+    (lambda: make_policy("greedy", TWO), "unknown policy 'greedy'; known: static-cheapest, static-largest, random, structured, structured-cascade, structured-neural, joint, query-level, oracle, paper, static:<index>"),
     (lambda: make_policy("static:x", TWO), "static policy index must be a non-negative integer, got 'x' in 'static:x'"),
     (lambda: make_policy("static:-1", TWO), "static policy index must be a non-negative integer, got '-1' in 'static:-1'"),
     (lambda: make_policy("static:2", TWO), "static backend index 2 is out of range for site 'a' with 2 backend(s)"),

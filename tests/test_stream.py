@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from fmprog.backends.base import BackendError, Pools
+from fmprog.backends.base import Backend, BackendError, Pools, Result
 from fmprog.backends.fake import FakeBackend, fake_pools
 from fmprog.compiler import compile_source
 from fmprog.compiler.ir import Op
@@ -278,3 +278,61 @@ def test_pending_feedback_survives_a_resume(tmp_path):
     db.close()
     resumed = serve(graph, items, Pools(fakes()), settings, str(tmp_path / "b.sqlite"), resume=True).rows
     assert answers(resumed) == answers(straight)
+
+
+ONE_SITE = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    return bool_to_yesno(image_patch.verify_property("thing", "odd"))
+'''
+
+
+class Truthful(Backend):
+    """Knows the label (hidden in the image's first pixel); large and always right."""
+
+    kind = "vqa"
+
+    def verify_property(self, image, obj, prop):
+        return Result(bool(image[0, 0, 0] % 2), 0.99)
+
+
+class Unsure(Truthful):
+    """Cheap: wrong on a third of the images, and then it says so (low confidence)."""
+
+    def verify_property(self, image, obj, prop):
+        truth = bool(image[0, 0, 0] % 2)
+        if image[0, 0, 1] % 3 == 0:
+            return Result(not truth, 0.2 + 0.2 * (image[0, 0, 2] % 2))
+        return Result(truth, 0.7 + 0.25 * (image[0, 0, 2] % 2))
+
+
+def _marked_stream(root, n):
+    import json as _json
+
+    from PIL import Image
+
+    d = root / "images"
+    d.mkdir()
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(n):
+        img = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+        p = d / f"{i:04d}.png"
+        Image.fromarray(img).save(p)
+        rows.append({"image": p.name, "label": "yes" if img[0, 0, 0] % 2 else "no"})
+    (root / "labels.jsonl").write_text("\n".join(_json.dumps(r) for r in rows) + "\n")
+    return d, root / "labels.jsonl"
+
+
+def test_a_cascade_escalates_low_confidence_answers_and_pays_for_both(tmp_path):
+    images = _marked_stream(tmp_path, 400)
+    pools = [Unsure("vqa-small", 1.0), Truthful("vqa-large", 10.0)]
+    kw = dict(images=images, program=ONE_SITE, reward="open-form", cost_weight=2.0)
+    cascade = run(tmp_path, pools, db="c.sqlite", policy="structured-cascade", **kw).rows
+    late = cascade[200:]
+    acc = np.mean([r["correct"] for r in late])
+    cost = np.mean([r["cost"] for r in late])
+    assert acc > 0.95  # as right as the large one ...
+    assert cost < 6.0  # ... at well under its cost (10)
+    both = [r for r in late if len(r["trace"]["calls"]) == 2]
+    assert both and all(r["cost"] == 11.0 for r in both)  # every tier run is paid
+    assert all([c["backend"] for c in r["trace"]["calls"]] == ["vqa-small", "vqa-large"] for r in both)

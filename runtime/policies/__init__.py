@@ -11,6 +11,8 @@ static:<index>            that index everywhere (must exist in every pool)    no
 random                    uniform per site and input                          none
 structured                the paper's structure: a Bayesian linear TS model   BayesSettings
                           per site, all history, updated where it fired
+structured-cascade        structured, plus a learned rule per site that       BayesSettings
+                          escalates a cheap tier's answer on low confidence
 structured-neural         the first per-site learner: NeuralTS per site       StructuredSettings
 joint                     one model over all joint assignments (ablation)     JointSettings
 query-level               one tier for the whole program (LLM routing)        QueryLevelSettings
@@ -27,7 +29,7 @@ from __future__ import annotations
 import math
 
 from .base import Episode, Policy, Site
-from .bayes import BayesSitePolicy
+from .bayes import BayesSitePolicy, CascadePolicy
 from .joint import JointPolicy
 from .oracle import OraclePolicy
 from .query_level import QueryLevelPolicy
@@ -51,6 +53,7 @@ POLICY_NAMES = (
     "static-largest",
     "random",
     "structured",
+    "structured-cascade",
     "structured-neural",
     "joint",
     "query-level",
@@ -60,6 +63,7 @@ POLICY_NAMES = (
 
 _LEARNED = {
     "structured": BayesSitePolicy,
+    "structured-cascade": CascadePolicy,
     "structured-neural": StructuredPolicy,
     "joint": JointPolicy,
     "query-level": QueryLevelPolicy,
@@ -68,6 +72,7 @@ _LEARNED = {
 #: The settings class of each policy that takes settings (the others take none).
 SETTINGS_CLASSES = {
     "structured": BayesSettings,
+    "structured-cascade": BayesSettings,
     "structured-neural": StructuredSettings,
     "joint": JointSettings,
     "query-level": QueryLevelSettings,
@@ -83,6 +88,8 @@ _SUMMARIES = {
     "random": "a uniform pool index per site and input",
     "structured": "the paper's structure: one Bayesian Thompson-sampling model per call site over all its "
                   "history, updated only where it fired",
+    "structured-cascade": "structured, plus a learned rule per site and tier that escalates a cheaper "
+                          "backend's answer to the next one when its confidence says it is likely wrong",
     "structured-neural": "the first per-site learner: a NeuralTS model per call site over a window of history",
     "joint": "one model over all joint assignments of the sites (the paper's full-policy ablation)",
     "query-level": "one tier for the whole program per input (LLM-routing baseline)",

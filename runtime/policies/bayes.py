@@ -36,13 +36,12 @@ from .settings import BayesSettings
 
 
 class SiteModel:
-    """The arms of one site: per-arm sufficient statistics and inverse precision."""
+    """Per-arm Bayesian linear models over one design vector: sufficient statistics and
+    the inverse precision. `prior` is the prior precision of each design entry."""
 
-    def __init__(self, arms: int, dim: int, s: BayesSettings):
-        d = dim + 1
-        prior = np.full(d, s.prior_precision)
-        prior[0] = s.mean_precision
-        self.a_inv = np.stack([np.diag(1.0 / prior)] * arms)  # (arms, d, d)
+    def __init__(self, arms: int, prior: np.ndarray, s: BayesSettings):
+        d = len(prior)
+        self.a_inv = np.stack([np.diag(1.0 / np.asarray(prior, float))] * arms)  # (arms, d, d)
         self.b = np.zeros((arms, d))
         self.n = np.zeros(arms)
         self.rr = np.zeros(arms)  # sum of squared targets
@@ -58,6 +57,16 @@ class SiteModel:
         s = self.s
         noise = (s.noise_scale + 0.5 * np.maximum(self.rr - fit, 0.0)) / (s.noise_shape + 0.5 * self.n)
         return mean, np.sqrt(np.maximum(noise * quad, 0.0))
+
+    def draw(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray | int:
+        """A Thompson draw of every arm's value at z, or the arm to warm up (an int)."""
+        warm = np.flatnonzero(self.n < self.s.warmup)
+        if len(warm):
+            # warm-ups in random order: sites warmed in lockstep would credit one site's
+            # arm with another's (A's cheap tier always paired with B's)
+            return int(rng.choice(warm))
+        mean, sd = self.mean_sd(z)
+        return mean + self.s.explore * sd * rng.standard_normal(len(mean))
 
     def observe(self, z: np.ndarray, arm: int, target: float) -> None:
         a_inv = self.a_inv[arm]
@@ -86,7 +95,9 @@ class BayesSitePolicy(Policy):
     def __init__(self, sites: list[Site], settings: BayesSettings | None = None, seed: int = 0):
         self.settings = s = settings or BayesSettings()
         super().__init__(sites, seed)
-        self.models = {site.id: SiteModel(site.arms, s.dim, s) for site in sites}
+        prior = np.full(s.dim + 1, s.prior_precision)
+        prior[0] = s.mean_precision  # the arm's mean: weak; the context's weights: shrunk
+        self.models = {site.id: SiteModel(site.arms, prior, s) for site in sites}
         self.costs = {site.id: np.asarray(site.costs, float) for site in sites}
         self.seen: list[np.ndarray] = []  # features until the projection is fitted
         self.center: np.ndarray | None = None
@@ -116,22 +127,26 @@ class BayesSitePolicy(Policy):
         self.seen = []
 
     # -- choosing ---------------------------------------------------------------------------
-    def _choose(self, episode: Episode, site: Site) -> int:
-        m = self.models[site.id]
-        warm = np.flatnonzero(m.n < self.settings.warmup)
-        if len(warm):
-            # each arm its warm-up firings first, in random order: sites warmed in lockstep
-            # would credit one site's arm with another's (A's cheap tier always paired
-            # with B's), and write an arm off on the other sites' account
-            return int(episode.rng.choice(warm))
+    def _context(self, episode: Episode) -> np.ndarray:
         z = episode.extra.get("z")
         if z is None:
             z = episode.extra["z"] = self._z(episode.features)
-        mean, sd = m.mean_sd(z)
-        draw = mean + self.settings.explore * sd * episode.rng.standard_normal(len(mean))
-        s = self.settings
-        penalty = self.cost_weight * self.costs[site.id] * m.calls / s.reward_scale
-        return int(np.argmax(draw - penalty))
+        return z
+
+    def _choose(self, episode: Episode, site: Site) -> int:
+        m = self.models[site.id]
+        draw = m.draw(self._context(episode), episode.rng)
+        if isinstance(draw, int):
+            return draw
+        return int(np.argmax(draw - self._penalty(site.id)))
+
+    def _penalty(self, site_id: str) -> np.ndarray:
+        """lambda * cost of each arm, per firing (the site's calls per firing), in target units."""
+        m = self.models[site_id]
+        return self.cost_weight * self.costs[site_id] * m.calls / self.settings.reward_scale
+
+    def _learned_arm(self, episode: Episode, site_id: str) -> int:
+        return episode.arm(site_id)
 
     # -- learning ---------------------------------------------------------------------------
     def update(self, episode: Episode, feedback: Feedback) -> None:
@@ -142,13 +157,11 @@ class BayesSitePolicy(Policy):
                 self._fit()
         if not episode.fired:
             return
-        z = episode.extra.get("z")
-        if z is None:
-            z = self._z(episode.features)
+        z = self._context(episode)
         target = feedback.task / s.reward_scale
         for site_id in sorted(episode.fired):
             m = self.models[site_id]
-            m.observe(z, episode.arm(site_id), target)
+            m.observe(z, self._learned_arm(episode, site_id), target)
             m.firings += 1
             calls = feedback.site_calls.get(site_id, 1)
             m.calls += (calls - m.calls) / m.firings
@@ -172,3 +185,74 @@ class BayesSitePolicy(Policy):
         self.seen = list(np.asarray(state["seen"], float))
         self.center = np.asarray(state["center"], float) if np.size(state["center"]) else None
         self.basis = np.asarray(state["basis"], float) if np.size(state["basis"]) else None
+
+
+class CascadePolicy(BayesSitePolicy):
+    """`structured-cascade`: the per-site learner, plus a learned escalation rule per site
+    and tier. A site starts at the tier its first-stage model picks (priced with the
+    expected cost of the escalations that follow); after a cheaper tier answers, a second
+    Bayesian model of the task reward on u = [1, q, q^2, phi(x)] (q: the answer's
+    confidence) decides, by Thompson sampling, between keeping the answer and asking the
+    next tier at lambda * its cost. Both learn from the same feedback, only where they
+    acted; the cost is that of every tier run."""
+
+    name = "structured-cascade"
+
+    def __init__(self, sites: list[Site], settings: BayesSettings | None = None, seed: int = 0):
+        super().__init__(sites, settings, seed)
+        s = self.settings
+        prior = np.full(s.dim + 3, s.prior_precision)
+        prior[:3] = s.mean_precision  # mean, q and q^2: the rule's own signal, weakly held
+        self.escalators = {site.id: [SiteModel(2, prior, s) for _ in range(site.arms - 1)] for site in sites}
+        # per site and tier: (decisions, escalations), for the expected cost of a start tier
+        self.rates = {site.id: np.ones((max(site.arms - 1, 0), 2)) * [2.0, 1.0] for site in sites}
+
+    def _penalty(self, site_id: str) -> np.ndarray:
+        costs = self.costs[site_id]
+        p = self.rates[site_id][:, 1] / self.rates[site_id][:, 0]  # P(escalate at tier t)
+        expected = costs.copy()
+        for a in range(len(costs)):
+            reach = 1.0
+            for t in range(a, len(costs) - 1):
+                reach *= p[t]
+                expected[a] += reach * costs[t + 1]
+        m = self.models[site_id]
+        return self.cost_weight * expected * m.calls / self.settings.reward_scale
+
+    def escalate(self, episode: Episode, site_id: str, index: int, confidence: float | None) -> int | None:
+        tiers = self.escalators[site_id]
+        if index >= len(tiers):
+            return None
+        q = 0.5 if confidence is None else float(np.clip(confidence, 0.0, 1.0))
+        u = np.concatenate([[1.0, q, q * q], self._context(episode)[1:]])
+        draw = tiers[index].draw(u, episode.rng)
+        if isinstance(draw, int):
+            action = draw
+        else:
+            extra = self.cost_weight * self.costs[site_id][index + 1] / self.settings.reward_scale
+            action = int(draw[1] - extra > draw[0])
+        episode.extra.setdefault("escalations", []).append([site_id, index, u, action])
+        return index + 1 if action else None
+
+    def _learned_arm(self, episode: Episode, site_id: str) -> int:
+        return episode.choices[site_id]  # the tier it started at; escalations learn apart
+
+    def update(self, episode: Episode, feedback: Feedback) -> None:
+        super().update(episode, feedback)
+        target = feedback.task / self.settings.reward_scale
+        for site_id, tier, u, action in episode.extra.get("escalations", []):
+            self.escalators[site_id][tier].observe(np.asarray(u, float), int(action), target)
+            self.rates[site_id][tier] += [1.0, float(action)]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["escalators"] = {k: [m.state() for m in ms] for k, ms in self.escalators.items()}
+        state["rates"] = {k: r.copy() for k, r in self.rates.items()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        for k, ms in self.escalators.items():
+            for m, st in zip(ms, state["escalators"][k]):
+                m.load(st)
+            self.rates[k] = np.asarray(state["rates"][k], float)
