@@ -63,11 +63,15 @@ def oracle_rows(items: list[Item], trees: list[dict], largest_assignment: dict[s
 
 
 def best_fixed(items: list[Item], trees: list[dict], sites: Sequence[Site], reward_kind: str,
-               cost_weight: float) -> dict[str, int]:
-    """The fixed assignment with the highest total reward on the stream, in hindsight."""
+               cost_weight: float, budget: float | None = None) -> dict[str, int]:
+    """The fixed assignment with the highest total reward on the stream, in hindsight;
+    with a budget, the best of those whose average cost stays within it (else the
+    cheapest)."""
     def total(a: dict[str, int]) -> float:
-        return sum(row_of(it, outcome(t, a), reward_kind, cost_weight, 0.0)["reward"]
-                   for it, t in zip(items, trees))
+        rows = [row_of(it, outcome(t, a), reward_kind, cost_weight, 0.0) for it, t in zip(items, trees)]
+        if budget is not None and rows and sum(r["cost"] for r in rows) / len(rows) > budget + 1e-12:
+            return -1e18 - sum(r["cost"] for r in rows)  # over budget: only the cheapest may win
+        return sum(r["reward"] for r in rows)
 
     arms = [range(s.arms) for s in sites]
     n = int(np.prod([s.arms for s in sites], dtype=np.float64)) if sites else 1

@@ -32,6 +32,14 @@ def add_bench_command(sub) -> None:
                    help="comma-separated policies; 'static' is every static tier (default: all)")
     b.add_argument("--cost-weights", metavar="L,...", help="comma-separated cost weights "
                    "(default: the benchmark's)")
+    b.add_argument("--budget", metavar="C",
+                   help="instead of cost weights: an average cost per input each learned policy must "
+                        "track (its cost weight adapts online), or a share of always-largest's cost "
+                        "on each stream, e.g. 25%%; best-fixed is then the best fixed assignment within it")
+    b.add_argument("--feedback-delay", type=int, default=0, metavar="K",
+                   help="labels reach the learned policies K inputs late (default 0)")
+    b.add_argument("--feedback-rate", type=float, default=1.0, metavar="P",
+                   help="only this fraction of the inputs is labelled for learning (default 1)")
     b.add_argument("--seeds", type=int, metavar="N", help="runs of each random or learned policy "
                    "(default 3; 1 with --quick)")
     b.add_argument("--program", metavar="P", help="your own program (.py)")
@@ -109,9 +117,20 @@ def _run(args):
     suite = load_suite(args.benchmark)
     weights = _floats(args.cost_weights, "--cost-weights") if args.cost_weights else suite.cost_weights
     settings = BenchSettings(policies=policies, cost_weights=weights, seeds=seeds, reward=suite.reward,
-                             metric=suite.metric, window=args.window, out=out, progress=progress)
+                             metric=suite.metric, window=args.window, out=out, progress=progress,
+                             **_learning(args))
     queries, scores = run_suite(suite, pools, settings, args.queries, quick=args.quick)
     return suite.name, queries, scores, suite.metric
+
+
+def _learning(args) -> dict:
+    budget = args.budget
+    if budget is not None:
+        try:
+            float(budget[:-1] if budget.endswith("%") else budget)
+        except ValueError:
+            raise ValueError(f"--budget takes a number or a percentage such as 25%, got {budget!r}") from None
+    return {"budget": budget, "feedback_delay": args.feedback_delay, "feedback_rate": args.feedback_rate}
 
 
 def _user_stream(args, pools, policies, seeds, progress, out, BenchSettings, bench_stream):
@@ -133,7 +152,7 @@ def _user_stream(args, pools, policies, seeds, progress, out, BenchSettings, ben
     weights = _floats(args.cost_weights, "--cost-weights") if args.cost_weights else (0.0, 1.0, 10.0)
     settings = BenchSettings(policies=policies, cost_weights=weights, seeds=seeds, reward=reward,
                              metric="f1" if binary else "accuracy", window=args.window, out=out,
-                             progress=progress)
+                             progress=progress, **_learning(args))
     name = Path(args.program).stem
     scores = bench_stream(name, graph, items, pools, settings, out / "recording.sqlite")
     return name, [name], scores, settings.metric

@@ -45,6 +45,9 @@ class BenchSettings:
     reward: str = "open-form"
     metric: str = "accuracy"  # or "f1"
     window: int = 16
+    budget: str | float | None = None  # instead of cost weights: an average cost, or "25%"
+    feedback_delay: int = 0
+    feedback_rate: float = 1.0
     backend_timeout: float | None = 60.0
     out: Path = Path("runs/bench")
     progress: bool = False
@@ -54,7 +57,8 @@ class BenchSettings:
             raise ValueError(f"BenchSettings.metric must be accuracy or f1, got {self.metric!r}")
         if self.seeds < 1:
             raise ValueError(f"BenchSettings.seeds must be >= 1, got {self.seeds}")
-        if not self.cost_weights or any(not math.isfinite(c) or c < 0 for c in self.cost_weights):
+        if self.budget is None and (not self.cost_weights or
+                                    any(not math.isfinite(c) or c < 0 for c in self.cost_weights)):
             raise ValueError(f"BenchSettings.cost_weights must be finite and >= 0, got {self.cost_weights}")
 
 
@@ -74,17 +78,18 @@ class Score:
     last_half_accuracy: float
     mean_reward: float
     gain_over_line: float = 0.0
+    budget: float | None = None
     correct: list[int] = field(default_factory=list, repr=False)
     rewards: list[float] = field(default_factory=list, repr=False)
 
-    FIELDS = ("query", "seed", "policy", "cost_weight", "accuracy", "f1", "avg_cost",
+    FIELDS = ("query", "seed", "policy", "cost_weight", "budget", "accuracy", "f1", "avg_cost",
               "cost_vs_largest", "last_half_accuracy", "mean_reward", "gain_over_line")
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.FIELDS}
 
 
-def _score(query: str, policy: str, cw: float, seed: int, rows: list[dict], largest_cost: float) -> Score:
+def _score(query: str, policy: str, cw: float | None, seed: int, rows: list[dict], largest_cost: float) -> Score:
     s = summarise(rows)
     half = rows[len(rows) // 2:]
     correct = [int(r.get("correct") or 0) for r in rows]
@@ -120,43 +125,80 @@ def bench_stream(query: str, graph: Graph, items: list[Item], pools: Pools, sett
     record(graph, items, pools, str(cache_path), window=settings.window,
            backend_timeout=settings.backend_timeout, progress=settings.progress)
     rec = load_recorded(graph, items, pools, cache_path)
-    sites = sites_of(graph, pools)
-    tiers = A.tiers(sites)
-    largest = [outcome(t, tiers[-1])["cost"] for t in rec.trees]
-    largest_cost = float(np.mean(largest)) if largest else 0.0
-    features = rec.feature_fn()
-    wanted = set(settings.policies)
+    ctx = _Context(query, rec, sites_of(graph, pools), settings)
     scores: list[Score] = []
-    for cw in settings.cost_weights:
-        def analytic(name: str, rows: list[dict]) -> None:
-            scores.append(_score(query, name, cw, 0, rows, largest_cost))
-
-        if "static" in wanted or any(n.startswith("static-") for n in wanted):
-            for name, a in zip(A.tier_names(len(tiers)), tiers):
-                if "static" in wanted or name in wanted:
-                    analytic(name, A.fixed_rows(items, rec.trees, a, settings.reward, cw, largest))
-        if "best-fixed" in wanted:
-            best = A.best_fixed(items, rec.trees, sites, settings.reward, cw)
-            analytic("best-fixed", A.fixed_rows(items, rec.trees, best, settings.reward, cw, largest))
-        if "oracle" in wanted:
-            analytic("oracle", A.oracle_rows(items, rec.trees, tiers[-1], settings.reward, cw, largest))
-        for name in settings.policies:
-            if name in ANALYTIC or name == "static" or name in A.tier_names(len(tiers)):
-                continue
-            for seed in range(settings.seeds):
-                policy = build_policy(name, sites, cw, seed)
-                run = RunSettings(policy=name, cost_weight=cw, reward=settings.reward, seed=seed,
-                                  window=settings.window, checkpoint_every=max(1, len(items)),
-                                  backend_timeout=None)
-                rows = replay(rec, policy, run, features)
-                scores.append(_score(query, name, cw, seed, rows, largest_cost))
+    if settings.budget is not None:
+        scores += ctx.analytic(0.0, budget=ctx.budget_of(settings.budget)) + ctx.replayed(None)
+    else:
+        for cw in settings.cost_weights:
+            scores += ctx.analytic(cw) + ctx.replayed(cw)
     _gains(scores, settings.metric)
     return scores
+
+
+class _Context:
+    """One recorded stream and what every policy of a benchmark run shares on it."""
+
+    def __init__(self, query: str, rec: Recorded, sites, settings: BenchSettings):
+        self.query, self.rec, self.sites, self.settings = query, rec, sites, settings
+        self.tiers = A.tiers(sites)
+        self.largest = [outcome(t, self.tiers[-1])["cost"] for t in rec.trees]
+        self.largest_cost = float(np.mean(self.largest)) if self.largest else 0.0
+        self.features = rec.feature_fn()
+        self.names = A.tier_names(len(self.tiers))
+
+    def budget_of(self, budget: str | float) -> float:
+        """An absolute budget, or "25%": a share of always-largest's average cost here."""
+        text = str(budget)
+        if text.endswith("%"):
+            return float(text[:-1]) / 100.0 * self.largest_cost
+        return float(text)
+
+    def _score(self, name: str, cw: float | None, seed: int, rows: list[dict], budget=None) -> Score:
+        s = _score(self.query, name, cw, seed, rows, self.largest_cost)
+        s.budget = budget
+        return s
+
+    def analytic(self, cw: float, budget: float | None = None) -> list[Score]:
+        """Static tiers, best-fixed (under the budget, if any) and the oracle, read off the trees."""
+        rec, st, wanted = self.rec, self.settings, set(self.settings.policies)
+        args = (rec.items, rec.trees)
+        out = []
+        for name, a in zip(self.names, self.tiers):
+            if "static" in wanted or name in wanted:
+                out.append(self._score(name, cw, 0, A.fixed_rows(*args, a, st.reward, cw, self.largest), budget))
+        if "best-fixed" in wanted:
+            best = A.best_fixed(*args, self.sites, st.reward, cw, budget=budget)
+            out.append(self._score("best-fixed", cw, 0, A.fixed_rows(*args, best, st.reward, cw, self.largest),
+                                   budget))
+        if "oracle" in wanted:
+            rows = A.oracle_rows(*args, self.tiers[-1], st.reward, cw, self.largest)
+            out.append(self._score("oracle", cw, 0, rows, budget))
+        return out
+
+    def replayed(self, cw: float | None) -> list[Score]:
+        """Every random or learned policy, once per seed (with the budget, if any)."""
+        st, out = self.settings, []
+        budget = self.budget_of(st.budget) if st.budget is not None else None
+        for name in st.policies:
+            if name in ANALYTIC or name == "static" or name in self.names:
+                continue
+            for seed in range(st.seeds):
+                policy = build_policy(name, self.sites, cw or 0.0, seed)
+                run = RunSettings(policy=name, cost_weight=cw or 0.0, reward=st.reward, seed=seed,
+                                  window=st.window, checkpoint_every=max(1, len(self.rec.items)),
+                                  backend_timeout=None, budget=budget, feedback_delay=st.feedback_delay,
+                                  feedback_rate=st.feedback_rate)
+                rows = replay(self.rec, policy, run, self.features)
+                out.append(self._score(name, cw, seed, rows, budget))
+        return out
 
 
 def _gains(scores: list[Score], metric: str) -> None:
     """gain_over_line: the metric minus the static line's at the same average cost."""
     static = [s for s in scores if s.policy.startswith("static-") and s.cost_weight == scores[0].cost_weight]
+    if not scores:
+        return
     if not static:
         return
     line = A.static_line([(s.avg_cost, _metric(s, metric)) for s in static])

@@ -18,13 +18,16 @@ AVERAGED = ("accuracy", "f1", "avg_cost", "cost_vs_largest", "last_half_accuracy
 
 def aggregate(scores: Sequence[Score]) -> list[dict]:
     """Means over queries and seeds, per (policy, cost weight), in first-seen order."""
-    groups: dict[tuple[str, float], list[Score]] = defaultdict(list)
+    groups: dict[tuple[str, float | None], list[Score]] = defaultdict(list)
     for s in scores:
         groups[(s.policy, s.cost_weight)].append(s)
     out = []
     for (policy, cw), group in groups.items():
         row = {"policy": policy, "cost_weight": cw, "runs": len(group),
                "queries": len({s.query for s in group})}
+        budgets = [s.budget for s in group if s.budget is not None]
+        if budgets:
+            row["budget"] = round(float(np.mean(budgets)), 6)
         for k in AVERAGED:
             values = [getattr(s, k) for s in group if getattr(s, k) is not None]
             row[k] = round(float(np.mean(values)), 4) if values else None
@@ -45,7 +48,8 @@ def table(doc: dict, metric: str) -> str:
              head, "-" * len(head)]
     for r in doc["results"]:
         cells = " ".join(f"{_cell(r[c]):>13s}" for c in cols)
-        lines.append(f"{r['policy']:16s} {r['cost_weight']:8g} {cells}")
+        cw = "budget" if r["cost_weight"] is None else f"{r['cost_weight']:g}"
+        lines.append(f"{r['policy']:16s} {cw:>8s} {cells}")
     return "\n".join(lines)
 
 
@@ -94,7 +98,7 @@ def plots(doc: dict, scores: Sequence[Score], metric: str, out: Path) -> list[Pa
     fig.savefig(pareto, dpi=110)
     plt.close(fig)
 
-    weights = sorted({s.cost_weight for s in scores})
+    weights = sorted({s.cost_weight for s in scores}, key=lambda w: -1 if w is None else w)
     cw = weights[len(weights) // 2]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     curves: dict[str, list[Score]] = defaultdict(list)
@@ -109,8 +113,9 @@ def plots(doc: dict, scores: Sequence[Score], metric: str, out: Path) -> list[Pa
         rew = np.mean([_moving(s.rewards[:n], 100) for s in group], axis=0)
         a1.plot(acc, label=policy, color=color.get(policy))
         a2.plot(rew, label=policy, color=color.get(policy))
-    a1.set_title(f"running accuracy (lambda {cw:g})")
-    a2.set_title(f"reward, moving mean of 100 inputs (lambda {cw:g})")
+    at = "budget" if cw is None else f"lambda {cw:g}"
+    a1.set_title(f"running accuracy ({at})")
+    a2.set_title(f"reward, moving mean of 100 inputs ({at})")
     for a in (a1, a2):
         a.set_xlabel("input")
         a.grid(alpha=0.3)

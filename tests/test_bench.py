@@ -111,3 +111,17 @@ def test_cli_json_contract(tmp_path):
     assert policies == {"static-cheapest", "static-largest", "best-fixed", "random", "structured", "oracle"}
     for name in ("bench.json", "pareto.png", "learning.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+
+
+def test_a_budget_bench_tracks_the_share_of_always_largest(tmp_path):
+    images, labels = make_stream(tmp_path, 60)
+    items = load_inputs(images, labels).items
+    settings = BenchSettings(policies=("static", "best-fixed", "structured"), seeds=1, reward="open-form",
+                             metric="accuracy", window=4, out=tmp_path, budget="50%")
+    scores = bench_stream("q", compile_source(LOOP_PROGRAM).graph, items, Pools(fakes(costs=(1.0, 2.0, 4.0))),
+                          settings, tmp_path / "rec.sqlite")
+    by = {s.policy: s for s in scores}
+    largest = by["static-largest"].avg_cost
+    assert by["structured"].budget == pytest.approx(0.5 * largest)
+    assert by["best-fixed"].avg_cost <= 0.5 * largest + 1e-9
+    assert by["structured"].cost_weight is None
