@@ -122,6 +122,6 @@ def test_a_budget_bench_tracks_the_share_of_always_largest(tmp_path):
                           settings, tmp_path / "rec.sqlite")
     by = {s.policy: s for s in scores}
     largest = by["static-largest"].avg_cost
-    assert by["structured"].budget == pytest.approx(0.5 * largest)
-    assert by["best-fixed"].avg_cost <= 0.5 * largest + 1e-9
+    assert by["structured"].budget == pytest.approx(0.5 * largest, rel=1e-3)
+    assert by["best-fixed"].avg_cost <= 0.5 * largest + 1e-3
     assert by["structured"].cost_weight is None
