@@ -48,15 +48,18 @@ class SiteModel:
         self.calls = 1.0  # mean calls per firing (cost scale for loops)
         self.firings = 0
         self.s = s
+        self._post: tuple[np.ndarray, np.ndarray] | None = None
 
     def mean_sd(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = np.einsum("aij,aj->ai", self.a_inv, self.b)  # posterior means (arms, d)
-        mean = m @ z
-        quad = np.einsum("i,aij,j->a", z, self.a_inv, z)
-        fit = np.einsum("ai,ai->a", self.b, m)
-        s = self.s
-        noise = (s.noise_scale + 0.5 * np.maximum(self.rr - fit, 0.0)) / (s.noise_shape + 0.5 * self.n)
-        return mean, np.sqrt(np.maximum(noise * quad, 0.0))
+        if self._post is None:  # posterior means and noise, recomputed after an update only
+            m = np.einsum("aij,aj->ai", self.a_inv, self.b)
+            fit = np.einsum("ai,ai->a", self.b, m)
+            s = self.s
+            noise = (s.noise_scale + 0.5 * np.maximum(self.rr - fit, 0.0)) / (s.noise_shape + 0.5 * self.n)
+            self._post = (m, noise)
+        m, noise = self._post
+        quad = (self.a_inv @ z) @ z
+        return m @ z, np.sqrt(np.maximum(noise * quad, 0.0))
 
     def draw(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray | int:
         """A Thompson draw of every arm's value at z, or the arm to warm up (an int)."""
@@ -75,6 +78,7 @@ class SiteModel:
         self.b[arm] += target * z
         self.n[arm] += 1
         self.rr[arm] += target * target
+        self._post = None
 
     def state(self) -> dict[str, Any]:
         return {"a_inv": self.a_inv.copy(), "b": self.b.copy(), "n": self.n.copy(), "rr": self.rr.copy(),
@@ -85,6 +89,7 @@ class SiteModel:
             raise ValueError(f"state has a_inv of shape {st['a_inv'].shape}, this model {self.a_inv.shape}")
         self.a_inv, self.b, self.n, self.rr = (np.array(st[k], dtype=float) for k in ("a_inv", "b", "n", "rr"))
         self.calls, self.firings = float(st["calls"]), int(st["firings"])
+        self._post = None
 
 
 class BayesSitePolicy(Policy):
