@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fmprog.runtime.cli import add_runtime_commands
 
     add_runtime_commands(sub)
+    from fmprog.backends.cli import add_backends_command
+
+    add_backends_command(sub)
     return p
 
 
