@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 
@@ -33,8 +33,12 @@ from . import geometry
 from .answers import llm_answer, property_question, read_yes_no
 from .base import Backend, BackendError, Box, Call, Result
 from .geometry import nms, pixel_box_to_dsl
-from .options import (Count, DType, ExistingDir, Fraction, Positive, TorchDevice, device_name,
+from .options import (Count, DType, Fraction, PathOption, Positive, TorchDevice, device_name,
                       dtype_name)
+
+#: a local model directory (hub ids are not fetched)
+ModelDir = Annotated[str, PathOption("dir", "hub ids are not fetched: download the model "
+                                               "and give its local directory")]
 
 __all__ = ["HF_CLASSES", "HFBackend", "HFCausalLM", "HFDepth", "HFDetector", "HFMatcher",
            "HFVQA", "property_question", "read_yes_no", "torch_device"]
@@ -102,7 +106,7 @@ class HFBackend(Backend):
 
     auto_class = "AutoModel"
 
-    def __init__(self, name: str, model: ExistingDir, cost: Positive | None = None,
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
                  device: TorchDevice = "cpu", dtype: DType | None = None):
         self.model_dir = self._check_model(model)
         self.device_name = torch_device(device)
@@ -134,7 +138,8 @@ class HFBackend(Backend):
         torch, transformers = _import_transformers()
         kwargs: dict[str, Any] = {"local_files_only": True}
         if self.dtype_name is not None:
-            kwargs["dtype"] = "auto" if self.dtype_name == "auto" else getattr(torch, self.dtype_name)
+            name = self.dtype_name
+            kwargs["dtype"] = name if name == "auto" else getattr(torch, name)
         kwargs.update(self._load_kwargs())
         auto = getattr(transformers, self.auto_class)
         model = auto.from_pretrained(str(self.model_dir), **kwargs)
@@ -218,8 +223,9 @@ class HFDetector(HFBackend):
     kind = "detection"
     auto_class = "AutoModelForZeroShotObjectDetection"
 
-    def __init__(self, name: str, model: ExistingDir, cost: Positive | None = None,
-                 device: TorchDevice = "cpu", dtype: DType | None = None, threshold: Fraction = 0.1,
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 threshold: Fraction = 0.1,
                  prompt: str = "a photo of a {}", nms_iou: Fraction | None = 0.5,
                  max_detections: Count = 100):
         self.threshold = float(threshold)
@@ -261,8 +267,9 @@ class HFVQA(HFBackend):
     kind = "vqa"
     auto_class = "AutoModelForVisualQuestionAnswering"
 
-    def __init__(self, name: str, model: ExistingDir, cost: Positive | None = None,
-                 device: TorchDevice = "cpu", dtype: DType | None = None, max_new_tokens: Count = 10):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 max_new_tokens: Count = 10):
         self.max_new_tokens = int(max_new_tokens)
         super().__init__(name, model, cost, device, dtype)
 
@@ -284,9 +291,9 @@ class HFMatcher(HFBackend):
     kind = "image_text_matching"
     auto_class = "AutoModel"
 
-    def __init__(self, name: str, model: ExistingDir, cost: Positive | None = None,
-                 device: TorchDevice = "cpu", dtype: DType | None = None, prompt: str = "a photo of {}",
-                 padding: str | bool = True):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 prompt: str = "a photo of {}", padding: str | bool = True):
         self.prompt = prompt
         self.padding = padding
         super().__init__(name, model, cost, device, dtype)
@@ -314,7 +321,7 @@ class HFDepth(HFBackend):
     kind = "depth"
     auto_class = "AutoModelForDepthEstimation"
 
-    def __init__(self, name: str, model: ExistingDir, cost: Positive | None = None,
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
                  device: TorchDevice = "cpu", dtype: DType | None = None,
                  output: Literal["disparity", "depth"] = "disparity"):
         if output not in ("disparity", "depth"):
@@ -350,10 +357,10 @@ class HFCausalLM(HFBackend):
     kind = "llm"
     auto_class = "AutoModelForCausalLM"
 
-    def __init__(self, name: str, model: ExistingDir, cost: Positive | None = None,
-                 device: TorchDevice = "cpu", dtype: DType | None = None, max_new_tokens: Count = 256,
-                 max_new_tokens_short: Count = 16, chat_template: bool | None = None,
-                 gguf_file: str | None = None):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 max_new_tokens: Count = 256, max_new_tokens_short: Count = 16,
+                 chat_template: bool | None = None, gguf_file: str | None = None):
         self.max_new_tokens = int(max_new_tokens)
         self.max_new_tokens_short = int(max_new_tokens_short)
         self.chat_template = chat_template

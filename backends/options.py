@@ -22,6 +22,7 @@ class PathOption:
     file's directory, and it must exist."""
 
     what: str
+    hint: str = ""  # added to the "does not exist" message
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def _pydantic(annotation: Any) -> Any:
 
 def _validator(marker: Any) -> Any:
     if isinstance(marker, PathOption):
-        return AfterValidator(functools.partial(_existing, marker.what))
+        return AfterValidator(functools.partial(_existing, marker))
     if isinstance(marker, DeviceOption):
         return AfterValidator(device_name)
     if isinstance(marker, DTypeOption):
@@ -104,14 +104,15 @@ def _validator(marker: Any) -> Any:
     return marker
 
 
-def _existing(what: str, value: str, info) -> str:
+def _existing(marker: PathOption, value: str, info) -> str:
     """A path option resolved against the configuration file's directory; it must exist."""
     base = (info.context or {}).get("base_dir") or Path.cwd()
     path = Path(base) / Path(value).expanduser()
-    test = {"file": path.is_file, "dir": path.is_dir, "path": path.exists}[what]
+    test = {"file": path.is_file, "dir": path.is_dir, "path": path.exists}[marker.what]
     if not test():
-        noun = {"file": "file", "dir": "directory", "path": "path"}[what]
-        raise ValueError(f"{noun} {str(path)!r} does not exist")
+        noun = {"file": "file", "dir": "directory", "path": "path"}[marker.what]
+        hint = f" ({marker.hint})" if marker.hint else ""
+        raise ValueError(f"{noun} {str(path)!r} does not exist{hint}")
     return str(path)
 
 

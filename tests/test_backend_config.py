@@ -333,7 +333,8 @@ BAD_ENTRIES = [
     ({**OPENAI, "base_url": "127.0.0.1:8000"},
      " ('qwen-vl'): base_url must start with http:// or https://, not '127.0.0.1:8000'"),
     ({"name": "x", "kind": "vqa", "type": "hf", "model": "no/such/dir"},
-     " ('x'): 'model': directory '{dir}/no/such/dir' does not exist"),
+     " ('x'): 'model': directory '{dir}/no/such/dir' does not exist (hub ids are not fetched: "
+     "download the model and give its local directory)"),
     ({"name": "x", "kind": "vqa", "type": "onnx", "model": "none.onnx", "labels": ["a"]},
      " ('x'): 'model': file '{dir}/none.onnx' does not exist"),
     ({"name": "x", "kind": "vqa", "type": "onnx", "model": "backends.json", "labels": "no.txt"},

@@ -239,3 +239,28 @@ def test_bad_settings(color_nchw, tmp_path):
     c = OnnxClassifier("c", color_nchw, labels=["a", "b"])
     with pytest.raises(BackendError, match="does not match"):
         c.verify_property(RED, "x", "a")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), max_size=4), max_size=5))
+def test_parameter_count_matches_onnx_for_any_shapes(tmp_path_factory, shapes):
+    inits = [numpy_helper.from_array(np.zeros(s, np.float32), f"w{i}") for i, s in enumerate(shapes)]
+    graph = helper.make_graph([], "g", [], [], inits)
+    path = tmp_path_factory.mktemp("shapes") / "m.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    assert parameter_count(path) == sum(int(np.prod(s)) for s in shapes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=64))
+def test_parameter_count_of_any_bytes_is_a_count_or_a_value_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("junk") / "m.onnx"
+    path.write_bytes(data)
+    try:
+        assert parameter_count(path) >= 0
+    except ValueError as e:
+        assert "not an ONNX model" in str(e)

@@ -326,3 +326,9 @@ def test_health_of_an_unreachable_server():
 
 def test_describe(server):
     assert client(server).describe() == {"device": "remote", "provider": server, "loaded": True}
+
+
+def test_timeouts_are_retried(server):
+    with pytest.raises(BackendTimeout):
+        client(server, "slow", timeout=0.1, retries=1).complete("hi")
+    assert len(Stub.requests) == 2
