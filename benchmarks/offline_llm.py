@@ -8,7 +8,8 @@ to the same prompts, timed per call, with tokens counted by the model's tokenize
 asked the same prompts through the `openai` adapter, for comparison (tokens from the
 server's usage counts).
 
-    python benchmarks/offline_llm.py [--runs 3] [--max-new-tokens 64] [--llama-server]
+    python benchmarks/offline_llm.py [--runs 3] [--max-new-tokens 64] [--models smollm2-135m]
+                                     [--llama-server [--server-threads 2]]
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ PROMPTS = ["Name three colours, one per line.",
            "What is the capital of France? Explain briefly."]
 
 
-def bench_transformers(max_new_tokens: int, runs: int) -> list[dict]:
+def bench_transformers(max_new_tokens: int, runs: int, only: list[str] | None) -> list[dict]:
     from fmprog.backends.config import build_backends
 
     rows = []
     for lm in build_backends([{"name": "*", "kind": "llm", "type": "gguf",
                                "max_new_tokens": max_new_tokens}]):
+        if only and lm.name not in only:
+            continue
         start = time.perf_counter()
         lm.load()
         load_s = time.perf_counter() - start
@@ -46,14 +49,14 @@ def bench_transformers(max_new_tokens: int, runs: int) -> list[dict]:
     return rows
 
 
-def bench_llama_server(max_new_tokens: int, runs: int) -> dict:
+def bench_llama_server(max_new_tokens: int, runs: int, threads: int) -> dict:
     import httpx
 
     sys.path.insert(0, "tests")
     from test_llama_server import _gguf, start_server, stop
 
     start = time.perf_counter()
-    proc, url = start_server()
+    proc, url = start_server(threads)
     up_s = time.perf_counter() - start
     try:
         with httpx.Client(timeout=120) as client:
@@ -72,7 +75,7 @@ def bench_llama_server(max_new_tokens: int, runs: int) -> dict:
                     tokens += reply["usage"]["completion_tokens"]
     finally:
         stop(proc)
-    return {"model": "smollm2-135m", "runner": "llama.cpp server (openai adapter's protocol)",
+    return {"model": "smollm2-135m", "runner": f"llama.cpp server, {threads} thread(s)",
             "params_M": 134.5, "load_s": round(up_s, 1),
             "s_per_call": round(seconds / (runs * len(PROMPTS)), 2),
             "tok_per_s": round(tokens / seconds, 1)}
@@ -82,12 +85,15 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=3, help="passes over the prompts (default 3)")
     p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--models", help="comma-separated backend names (default: every installed)")
     p.add_argument("--llama-server", action="store_true",
                    help="also time SmolLM2 on llama.cpp's server")
+    p.add_argument("--server-threads", type=int, default=2, help="llama.cpp threads (default 2)")
     args = p.parse_args()
-    rows = bench_transformers(args.max_new_tokens, args.runs)
+    only = args.models.split(",") if args.models else None
+    rows = bench_transformers(args.max_new_tokens, args.runs, only)
     if args.llama_server:
-        rows.append(bench_llama_server(args.max_new_tokens, args.runs))
+        rows.append(bench_llama_server(args.max_new_tokens, args.runs, args.server_threads))
     if not rows:
         from fmprog.backends.config import llm_pool_hint
 

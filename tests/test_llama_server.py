@@ -41,14 +41,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(threads: int = 2) -> tuple[subprocess.Popen, str]:
     """`python -m llama_cpp.server` on a free loopback port; waits until it answers."""
     import httpx
 
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", _gguf(), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"],
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads),
+         "--verbose", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
