@@ -9,7 +9,7 @@ asked the same prompts through the `openai` adapter, for comparison (tokens from
 server's usage counts).
 
     python benchmarks/offline_llm.py [--runs 3] [--max-new-tokens 64] [--models smollm2-135m]
-                                     [--llama-server [--server-threads 2]]
+                                     [--torch-threads 1,2] [--llama-server [--server-threads 2]]
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ PROMPTS = ["Name three colours, one per line.",
            "What is the capital of France? Explain briefly."]
 
 
-def bench_transformers(max_new_tokens: int, runs: int, only: list[str] | None) -> list[dict]:
+def bench_transformers(max_new_tokens: int, runs: int, only: list[str] | None,
+                       threads: list[int]) -> list[dict]:
+    """One row per model and torch thread count (the model is loaded once)."""
+    import torch
+
     from fmprog.backends.config import build_backends
 
     rows = []
@@ -34,18 +38,20 @@ def bench_transformers(max_new_tokens: int, runs: int, only: list[str] | None) -
         start = time.perf_counter()
         lm.load()
         load_s = time.perf_counter() - start
-        lm.complete("Say hi.")  # warm-up
-        tokens, seconds = 0, 0.0
-        for _ in range(runs):
-            for prompt in PROMPTS:
-                start = time.perf_counter()
-                answer = lm.complete(prompt)
-                seconds += time.perf_counter() - start
-                tokens += len(lm.processor(answer)["input_ids"])
-        rows.append({"model": lm.name, "runner": "transformers (fmprog gguf)",
-                     "params_M": round(lm.cost, 1), "load_s": round(load_s, 1),
-                     "s_per_call": round(seconds / (runs * len(PROMPTS)), 2),
-                     "tok_per_s": round(tokens / seconds, 1)})
+        for n in threads:
+            torch.set_num_threads(n)
+            lm.complete("Say hi.")  # warm-up
+            tokens, seconds = 0, 0.0
+            for _ in range(runs):
+                for prompt in PROMPTS:
+                    start = time.perf_counter()
+                    answer = lm.complete(prompt)
+                    seconds += time.perf_counter() - start
+                    tokens += len(lm.processor(answer)["input_ids"])
+            rows.append({"model": lm.name, "runner": f"transformers, {n} torch thread(s)",
+                         "params_M": round(lm.cost, 1), "load_s": round(load_s, 1),
+                         "s_per_call": round(seconds / (runs * len(PROMPTS)), 2),
+                         "tok_per_s": round(tokens / seconds, 1)})
     return rows
 
 
@@ -89,9 +95,12 @@ def main() -> int:
     p.add_argument("--llama-server", action="store_true",
                    help="also time SmolLM2 on llama.cpp's server")
     p.add_argument("--server-threads", type=int, default=2, help="llama.cpp threads (default 2)")
+    p.add_argument("--torch-threads", default="1,2",
+                   help="torch intra-op thread counts to time, comma-separated (default 1,2)")
     args = p.parse_args()
     only = args.models.split(",") if args.models else None
-    rows = bench_transformers(args.max_new_tokens, args.runs, only)
+    threads = [int(n) for n in args.torch_threads.split(",")]
+    rows = bench_transformers(args.max_new_tokens, args.runs, only, threads)
     if args.llama_server:
         rows.append(bench_llama_server(args.max_new_tokens, args.runs, args.server_threads))
     if not rows:
@@ -107,7 +116,7 @@ def main() -> int:
     base = rows[0]["tok_per_s"]
     for r in rows[1:]:
         print(f"{r['model']} / {r['runner']}: {r['tok_per_s'] / base:.2f}x the tokens/s of "
-              f"{rows[0]['model']} on transformers")
+              f"{rows[0]['model']} / {rows[0]['runner']}")
     return 0
 
 
