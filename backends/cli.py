@@ -93,7 +93,8 @@ def format_table(rows: list[dict[str, Any]], check: bool) -> str:
            for line in [header, *lines]]
     for r in rows:
         if check and not r["check"]["ok"]:
-            out.append(f"{r['name']}: {r['check']['error']}")
+            error = r["check"]["error"]
+            out.append(error if error.startswith(f"{r['name']}") else f"{r['name']}: {error}")
     return "\n".join(out)
 
 

@@ -407,3 +407,11 @@ def test_build_backends_without_a_file():
 
 def test_config_errors_are_value_errors():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_paper_llm_item_with_its_own_model_id():
+    (b,) = build_backends({"llm": [{"name": "smollm2", "url": "http://127.0.0.1:8080/v1",
+                                    "model": "/models/SmolLM2.gguf", "cost": 135,
+                                    "api_key": "sk-x", "timeout": 9}]})
+    assert (b.name, b.model, b.api_key, b.timeout) == ("smollm2", "/models/SmolLM2.gguf",
+                                                       "sk-x", 9)

@@ -77,7 +77,7 @@ def test_check_text_lists_the_failures(capsys, config):
     code, out, _ = run(capsys, "--backends", str(config), "--check")
     assert code == 1
     assert "ok" in out.splitlines()[1] and "FAILED" in out.splitlines()[3]
-    assert out.splitlines()[-1].startswith("remote: remote: cannot reach")
+    assert out.splitlines()[-1].startswith("remote: cannot reach http://127.0.0.1:")
 
 
 def test_a_passing_check_exits_0(capsys, tmp_path):
