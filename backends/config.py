@@ -4,8 +4,7 @@ A file holds a list of entries, an object `{"backends": [...]}`, or the FMProgra
 paper's layout (`object_detection:`, `vqa:`, `llm:` lists; see `paper.py`). An entry is
 
     {name: str, kind: one of base.KINDS, type: "embedded" | "hf" | "onnx" | "openai" |
-     "gguf" | "fake", cost?: number > 0, timeout?: seconds > 0, retries?: int >= 0,
-     ...options of the type}
+     "gguf" | "fake", cost?: number > 0, ...options of the type}
 
 The options of a type are the keyword arguments of the class it builds, checked by the
 schema derived from that class's signature (`schema.py`): types, ranges, enumerations,
@@ -138,21 +137,14 @@ def _build_one(entry: Any, ctx: BuildContext, label: str) -> list[Backend]:
 
 
 def build_entry(entry: Any, ctx: BuildContext) -> list[Backend]:
-    """Check the common keys of one entry, build it with its type's factory, and give
-    every backend built the entry's timeout and retries."""
+    """Check the common keys of one entry and build it with its type's factory."""
     common = check_common(entry)
     if common.type not in BACKEND_TYPES:
         raise EntryError(f"unknown type {common.type!r}; expected one of "
                          f"{sorted(BACKEND_TYPES)}")
     options = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
     factory = BACKEND_TYPES[common.type]
-    built = factory(common.name, common.kind, common.cost, options, ctx)
-    for b in built:
-        if common.timeout is not None:
-            b.timeout = common.timeout
-        if common.retries is not None:
-            b.retries = common.retries
-    return built
+    return factory(common.name, common.kind, common.cost, options, ctx)
 
 
 def construct(cls: type, fixed: dict[str, Any], options: dict[str, Any], ctx: BuildContext,

@@ -1,7 +1,7 @@
 """Configuration entries checked with pydantic: types, ranges, paths and enumerations.
 
-An entry has the common keys (`Common`: name, kind, type, cost, timeout, retries) and the
-options of its type. The options' model is derived from the signature of the class the
+An entry has the common keys (`Common`: name, kind, type, cost) and the options of its
+type. The options' model is derived from the signature of the class the
 entry builds (`options_model`): its annotations (`options.py`) give the types and
 constraints, its defaults the defaults, and an option the class does not take is an
 error. Errors come back as one readable line naming the fields (`EntryError`).
@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .base import KINDS
-from .options import (DeviceOption, DTypeOption, PathOption, Positive, Retries, Seconds,
-                      device_name, dtype_name)
+from .options import DeviceOption, DTypeOption, PathOption, Positive, device_name, dtype_name
 
 #: keys every entry may have; the rest are options of its type
-COMMON_KEYS = ("name", "kind", "type", "cost", "timeout", "retries")
+COMMON_KEYS = ("name", "kind", "type", "cost")
+#: options only backends that wait on a server take (a local model cannot stop itself)
+SERVER_OPTIONS = ("timeout", "retries")
 
 
 class EntryError(ValueError):
@@ -40,8 +41,6 @@ class Common(BaseModel):
     kind: Literal[tuple(KINDS)]  # type: ignore[valid-type]
     type: Annotated[str, Field(min_length=1)]
     cost: Positive | None = None
-    timeout: Seconds | None = None
-    retries: Retries | None = None
 
 
 def check_common(entry: Any) -> Common:
@@ -141,6 +140,10 @@ def _message(e: dict, field: str, what: str, allowed: list[str] | None) -> str:
     kind = e["type"]
     if kind == "missing":
         return f"missing {field!r}" if what == "entry" else f"missing option {field!r}"
+    if kind == "extra_forbidden" and field in SERVER_OPTIONS:
+        return (f"{what} takes no {field!r}: a backend's own timeout and retries are for one "
+                f"waiting on a server (type 'openai'); a local model is bounded by the run's "
+                f"--backend-timeout")
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(field, allowed or [], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

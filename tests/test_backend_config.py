@@ -144,11 +144,11 @@ def test_openai_model_id_is_not_a_path(tmp_path):
     assert remote.model == "Qwen/Qwen2.5-VL-7B-Instruct"
 
 
-def test_yaml_file_with_common_timeout_and_retries(tmp_path, embedded):
+def test_yaml_file(tmp_path, embedded):
     path = write(tmp_path, """
 # the same entries as JSON would give
 backends:
-  - {name: tiny-det, kind: detection, type: embedded, timeout: 2.5, retries: 1}
+  - {name: tiny-det, kind: detection, type: embedded}
   - name: llm
     kind: llm
     type: openai
@@ -161,9 +161,9 @@ backends:
   - {name: fake-vqa, kind: vqa, type: fake, delay: 0.01}
 """, "backends.yaml")
     det, llm, fake = load_config(path)
-    assert (det.timeout, det.retries) == (2.5, 1)
+    assert det.name == "tiny-det"
     assert (llm.timeout, llm.retries, llm.max_concurrency) == (30, 2, 4)
-    assert isinstance(fake, FakeBackend) and fake.delay == 0.01 and fake.timeout is None
+    assert isinstance(fake, FakeBackend) and fake.delay == 0.01
 
 
 def test_identity_follows_the_options_that_change_answers(tmp_path):
@@ -293,7 +293,8 @@ def test_unreadable_files(tmp_path):
         load_config(write(tmp_path, "# nothing\n", "backends.yaml"))
 
 
-ALLOWED_OPENAI = ("['base_url', 'model', 'api_key', 'api_key_env', 'max_concurrency', "
+ALLOWED_OPENAI = ("['base_url', 'model', 'api_key', 'api_key_env', 'timeout', 'retries', "
+                  "'max_concurrency', "
                   "'max_tokens', 'max_tokens_short', 'temperature', 'system_prompt', "
                   "'question_suffix', 'extra_body', 'max_retry_wait', 'retry_backoff']")
 
@@ -320,6 +321,10 @@ BAD_ENTRIES = [
     ({**OPENAI, "retries": -1},
      " ('qwen-vl'): 'retries': input should be greater than or equal to 0 (got -1)"),
     ({**OPENAI, "retries": 1.5}, " ('qwen-vl'): 'retries': input should be a valid integer (got 1.5)"),
+    ({"name": "x", "kind": "vqa", "type": "fake", "timeout": 5},
+     " ('x'): type 'fake' takes no 'timeout': a backend's own timeout and retries are for one "
+     "waiting on a server (type 'openai'); a local model is bounded by the run's "
+     "--backend-timeout"),
     ({k: v for k, v in OPENAI.items() if k != "cost"},
      " ('qwen-vl'): type 'openai' needs an explicit 'cost' (no parameter count over HTTP)"),
     ({**OPENAI, "kind": "detection"}, " ('qwen-vl'): type 'openai' serves 'vqa' or 'llm', not 'detection'"),

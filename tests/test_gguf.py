@@ -107,8 +107,8 @@ def test_a_package_is_found_without_being_imported(tiny):
 def test_gguf_entries_and_the_star(tiny, monkeypatch, tmp_path):
     path, size = tiny
     (b,) = build_backends([{"name": "t", "kind": "llm", "type": "gguf", "package": "tiny_llm_pkg",
-                            "max_new_tokens": 4, "timeout": 30}])
-    assert b.cost == pytest.approx(size / 1e6) and b.timeout == 30
+                            "max_new_tokens": 4}])
+    assert b.cost == pytest.approx(size / 1e6) and b.max_new_tokens == 4
     known = offline.OfflineLLM("tiny_llm_pkg", "tiny-llm", "a tiny llama", "pip install tiny")
     monkeypatch.setattr(offline, "OFFLINE_LLMS", (known,))
     (star,) = build_backends([{"name": "*", "kind": "llm", "type": "gguf", "dtype": "bf16"}])
