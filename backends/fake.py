@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import numpy as np
+from annotated_types import Ge
 
 from .base import Backend
 from .geometry import Box
+from .options import NonNegative, Positive
 
 WORDS = ("yes", "no", "red", "left", "two", "3", "dog", "blue")
 
@@ -31,13 +33,16 @@ def _crop_key(image: np.ndarray) -> str:
 class FakeBackend(Backend):
     """Serves every kind; answers are hashed from its name and inputs."""
 
-    def __init__(self, name: str = "fake", cost: float = 1.0, kind: str = "detection", max_objects: int = 3,
-                 delay: float = 0.0):
+    def __init__(self, name: str = "fake", cost: Positive = 1.0, kind: str = "detection",
+                 max_objects: Annotated[int, Ge(0)] = 3, delay: NonNegative = 0.0):
         super().__init__(name, cost)
         self.kind = kind
         self.max_objects = max_objects
         self.delay = delay  # seconds per call, to simulate a model's latency
         self.calls = 0
+
+    def describe(self) -> dict:
+        return {"device": "none", "provider": "fake", "loaded": True}
 
     def _tick(self) -> None:
         self.calls += 1

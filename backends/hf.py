@@ -15,33 +15,33 @@ cheap and works without the `[transformers]` extra.
 
 `cost` defaults to the parameter count of the loaded model in millions. A backend given
 an explicit cost loads its model on the first call (or `load()`); one without loads at
-construction, since the pool needs the cost to sort.
+construction, since the pool needs the cost to sort. The device is checked when the
+backend is built (a CUDA device torch cannot use is an error there, not on every input),
+and every failure of loading or inference is a `BackendError` naming the backend and its
+model directory.
 """
 
 from __future__ import annotations
 
-import re
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 
 from . import geometry
-from .base import Backend, BackendError
+from .answers import llm_answer, property_question, read_yes_no
+from .base import Backend, BackendError, Box, Call, Result
 from .geometry import nms, pixel_box_to_dsl
+from .options import (Count, DType, Fraction, PathOption, Positive, TorchDevice, device_name,
+                      dtype_name)
 
-PROPERTY_QUESTION = "Is the {object} {property}?"
+#: a local model directory (hub ids are not fetched)
+ModelDir = Annotated[str, PathOption("dir", "hub ids are not fetched: download the model "
+                                               "and give its local directory")]
 
-
-def property_question(object_name: str, prop: str) -> str:
-    """The question `verify_property` asks a question-answering model."""
-    return PROPERTY_QUESTION.format(object=object_name, property=prop)
-
-
-def read_yes_no(answer: str) -> bool:
-    """True iff the first word of `answer` is yes/true (case and punctuation ignored)."""
-    words = re.findall(r"[a-z]+", answer.lower())
-    return bool(words) and words[0] in ("yes", "true")
+__all__ = ["HF_CLASSES", "HFBackend", "HFCausalLM", "HFDepth", "HFDetector", "HFMatcher",
+           "HFVQA", "property_question", "read_yes_no", "torch_device"]
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -49,61 +49,104 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return geometry.check_image(image, error=BackendError)
 
 
-def _model_dir(model: str | Path) -> Path:
+def _model_dir(model: str | Path, needs_config: bool = True) -> Path:
     path = Path(model).expanduser()
     if not path.is_dir():
         raise ValueError(f"model directory {str(path)!r} does not exist (hub ids are not "
                          "fetched: download the model and give its local directory)")
-    if not (path / "config.json").is_file():
+    if needs_config and not (path / "config.json").is_file():
         raise ValueError(f"{str(path)!r} has no config.json: not a transformers model directory")
     return path
 
 
-def _import_transformers():
+def _import_torch():
     try:
         import torch
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(f"transformers backends need torch (pip install -c constraints.txt "
+                          f"'fmprog[transformers]'): {e}") from e
+    return torch
+
+
+def _import_transformers():
+    torch = _import_torch()
+    try:
         import transformers
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(f"transformers backends need torch and transformers "
-                          f"(pip install 'fmprog[transformers]'): {e}") from e
+        raise ImportError(f"transformers backends need transformers "
+                          f"(pip install -c constraints.txt 'fmprog[transformers]'): {e}") from e
     return torch, transformers
+
+
+def torch_device(device: str) -> str:
+    """The torch device `device` means here ("auto": CUDA when torch can use it, else CPU).
+
+    A CUDA device torch cannot use is a ValueError that says what to write instead.
+    """
+    device_name(device)
+    torch = _import_torch()
+    cuda = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if cuda else "cpu"
+    if device == "cpu":
+        return device
+    if not cuda:
+        why = "torch has no CUDA here" if torch.version.cuda is None else \
+            "torch finds no CUDA device here"
+        raise ValueError(f"device {device!r} is not available ({why}); use 'cpu' or 'auto'")
+    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        raise ValueError(f"device {device!r} is not available (torch sees {count} CUDA "
+                         f"device(s), cuda:0 to cuda:{count - 1}); use one of them or 'auto'")
+    return device
 
 
 class HFBackend(Backend):
     """Shared loading: a local model directory, a device, an optional dtype, lazy load."""
 
     auto_class = "AutoModel"
-    needs_processor = True
 
-    def __init__(self, name: str, model: str | Path, cost: float | None = None,
-                 device: str = "cpu", dtype: str | None = None):
-        self.model_dir = _model_dir(model)
-        self.device_name = device
-        self.dtype_name = dtype
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None):
+        self.model_dir = self._check_model(model)
+        self.device_name = torch_device(device)
+        self.dtype_name = dtype_name(dtype)
         self._model: Any = None
         self._processor: Any = None
+        self._lock = threading.Lock()
         super().__init__(name, cost if cost is not None else 1.0)
         if cost is None:
-            self.load()
             self.cost = self.parameter_count() / 1e6
 
+    def _check_model(self, model: str | Path) -> Path:
+        return _model_dir(model)
+
     def load(self) -> None:
-        """Load processor and model (idempotent)."""
+        """Load processor and model (idempotent, thread-safe); BackendError on failure."""
         if self._model is not None:
             return
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                self._load()
+            except Exception as e:
+                raise BackendError(f"{self.name}: cannot load the model in {self.model_dir}: "
+                                   f"{type(e).__name__}: {e}") from e
+
+    def _load(self) -> None:
         torch, transformers = _import_transformers()
-        device = self.device_name
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         kwargs: dict[str, Any] = {"local_files_only": True}
         if self.dtype_name is not None:
-            kwargs["dtype"] = getattr(torch, self.dtype_name)
+            name = self.dtype_name
+            kwargs["dtype"] = name if name == "auto" else getattr(torch, name)
         kwargs.update(self._load_kwargs())
         auto = getattr(transformers, self.auto_class)
         model = auto.from_pretrained(str(self.model_dir), **kwargs)
-        self._processor = self._load_processor(transformers)
-        self._model = model.to(device).eval()
-        self._device = torch.device(device)
+        processor = self._load_processor(transformers)
+        self._device = torch.device(self.device_name)
+        self._processor = processor
+        self._model = model.to(self._device).eval()
 
     def _load_kwargs(self) -> dict[str, Any]:
         return {}
@@ -125,6 +168,28 @@ class HFBackend(Backend):
     def processor(self):
         self.load()
         return self._processor
+
+    def serve_one(self, call: Call) -> Result:
+        """One call; any failure of the model is a BackendError naming this backend."""
+        try:
+            return super().serve_one(call)
+        except NotImplementedError:
+            raise
+        except BackendError as e:
+            if str(e).startswith(f"{self.name}:"):
+                raise
+            raise BackendError(f"{self.name} ({self.model_dir}): {call.op}: {e}") from e
+        except Exception as e:
+            raise BackendError(f"{self.name} ({self.model_dir}): {call.op} failed: "
+                               f"{type(e).__name__}: {e}") from e
+
+    def describe(self) -> dict[str, Any]:
+        """The device the model's weights are on once loaded (the one it will load on
+        before), and whether it is loaded."""
+        if self._model is None:
+            return {"device": self.device_name, "provider": "torch", "loaded": False}
+        return {"device": str(self._model.device), "provider": "torch", "loaded": True,
+                "dtype": str(self._model.dtype).removeprefix("torch.")}
 
     def _inputs(self, **kwargs):
         """Run the processor and move its tensors to the model's device and float dtype."""
@@ -158,10 +223,11 @@ class HFDetector(HFBackend):
     kind = "detection"
     auto_class = "AutoModelForZeroShotObjectDetection"
 
-    def __init__(self, name: str, model: str | Path, cost: float | None = None,
-                 device: str = "cpu", dtype: str | None = None, threshold: float = 0.1,
-                 prompt: str = "a photo of a {}", nms_iou: float | None = 0.5,
-                 max_detections: int = 100):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 threshold: Fraction = 0.1,
+                 prompt: str = "a photo of a {}", nms_iou: Fraction | None = 0.5,
+                 max_detections: Count = 100):
         self.threshold = float(threshold)
         self.prompt = prompt
         self.nms_iou = nms_iou
@@ -201,8 +267,9 @@ class HFVQA(HFBackend):
     kind = "vqa"
     auto_class = "AutoModelForVisualQuestionAnswering"
 
-    def __init__(self, name: str, model: str | Path, cost: float | None = None,
-                 device: str = "cpu", dtype: str | None = None, max_new_tokens: int = 10):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 max_new_tokens: Count = 10):
         self.max_new_tokens = int(max_new_tokens)
         super().__init__(name, model, cost, device, dtype)
 
@@ -224,9 +291,9 @@ class HFMatcher(HFBackend):
     kind = "image_text_matching"
     auto_class = "AutoModel"
 
-    def __init__(self, name: str, model: str | Path, cost: float | None = None,
-                 device: str = "cpu", dtype: str | None = None, prompt: str = "a photo of {}",
-                 padding: str | bool = True):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 prompt: str = "a photo of {}", padding: str | bool = True):
         self.prompt = prompt
         self.padding = padding
         super().__init__(name, model, cost, device, dtype)
@@ -254,8 +321,9 @@ class HFDepth(HFBackend):
     kind = "depth"
     auto_class = "AutoModelForDepthEstimation"
 
-    def __init__(self, name: str, model: str | Path, cost: float | None = None,
-                 device: str = "cpu", dtype: str | None = None, output: str = "disparity"):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 output: Literal["disparity", "depth"] = "disparity"):
         if output not in ("disparity", "depth"):
             raise ValueError(f"output must be 'disparity' or 'depth', not {output!r}")
         self.output = output
@@ -289,15 +357,23 @@ class HFCausalLM(HFBackend):
     kind = "llm"
     auto_class = "AutoModelForCausalLM"
 
-    def __init__(self, name: str, model: str | Path, cost: float | None = None,
-                 device: str = "cpu", dtype: str | None = None, max_new_tokens: int = 256,
-                 max_new_tokens_short: int = 16, chat_template: bool | None = None,
-                 gguf_file: str | None = None):
+    def __init__(self, name: str, model: ModelDir, cost: Positive | None = None,
+                 device: TorchDevice = "cpu", dtype: DType | None = None,
+                 max_new_tokens: Count = 256, max_new_tokens_short: Count = 16,
+                 chat_template: bool | None = None, gguf_file: str | None = None):
         self.max_new_tokens = int(max_new_tokens)
         self.max_new_tokens_short = int(max_new_tokens_short)
         self.chat_template = chat_template
         self.gguf_file = gguf_file
         super().__init__(name, model, cost, device, dtype)
+
+    def _check_model(self, model: str | Path) -> Path:
+        if not self.gguf_file:
+            return _model_dir(model)
+        path = _model_dir(model, needs_config=False)
+        if not (path / self.gguf_file).is_file():
+            raise ValueError(f"gguf_file {self.gguf_file!r} is not in {str(path)!r}")
+        return path
 
     def _load_kwargs(self) -> dict[str, Any]:
         return {"gguf_file": self.gguf_file} if self.gguf_file else {}
@@ -307,6 +383,7 @@ class HFCausalLM(HFBackend):
             str(self.model_dir), local_files_only=True, **self._load_kwargs())
 
     def complete(self, prompt: str, long_answer: bool = True) -> str:
+        """Greedy completion; `long_answer=False`: fewer tokens, first non-empty line."""
         import torch
 
         tok = self.processor
@@ -320,14 +397,15 @@ class HFCausalLM(HFBackend):
         inputs = {k: v.to(self._device) for k, v in tok(text, return_tensors="pt").items()}
         limit = self.max_new_tokens if long_answer else self.max_new_tokens_short
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        # Denormal activations make CPU generation crawl (SmolLM2 from its GGUF: 25x
+        # slower per forward pass); flushing them to zero changes nothing measurable.
+        # The flag is per thread, so it is set on the thread that generates.
+        torch.set_flush_denormal(True)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=limit, do_sample=False,
                                       pad_token_id=pad)
         answer = tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        answer = answer.strip()
-        if not long_answer:
-            answer = next((line.strip() for line in answer.splitlines() if line.strip()), "")
-        return answer
+        return llm_answer(answer, long_answer)
 
 
 HF_CLASSES: dict[str, type[HFBackend]] = {

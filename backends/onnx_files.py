@@ -14,19 +14,27 @@ The image tensor is NCHW or NHWC (read from the static shape, or `layout`), floa
 model's static size. Sessions run on CPU by default; `device="cuda"` or `"auto"` uses CUDA
 only when onnxruntime lists it *and* the created session confirms it.
 
-`cost` defaults to the file size / 4 bytes in millions, i.e. float32 parameters in millions.
+`cost` defaults to the parameters in millions, counted from the model's initializers
+(`onnx_proto.parameter_count`: external data included, whatever the dtype).
+`describe()` reports the execution provider the session really runs on.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from .base import Backend, BackendError, Box
 from .geometry import nms, pixel_box_to_dsl
 from .hf import check_image
+from .onnx_proto import parameter_count
+from .options import Count, ExistingFile, ExistingPath, Fraction, PerChannel, Positive
+
+Device = Literal["cpu", "cuda", "auto"]
+Layout = Literal["NCHW", "NHWC"]
+Labels = list[str] | ExistingFile
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -45,8 +53,15 @@ def make_session(path: str | Path, device: str = "cpu"):
         if session.get_providers()[0] == CUDA:
             return session
     if device == "cuda":
-        raise ValueError(f"CUDA was asked for {str(path)!r} but onnxruntime cannot use it here")
+        raise ValueError(f"device 'cuda' is not available (onnxruntime cannot run "
+                         f"CUDAExecutionProvider here: {_cuda_reason(ort)}); use 'cpu' or 'auto'")
     return ort.InferenceSession(str(path), providers=[CPU])
+
+
+def _cuda_reason(ort) -> str:
+    if CUDA not in ort.get_available_providers():
+        return "this onnxruntime has no CUDA provider"
+    return "no usable GPU or CUDA/cuDNN libraries, so the session fell back to CPU"
 
 
 def _check_file(path: str | Path) -> Path:
@@ -76,17 +91,17 @@ class OnnxBackend(Backend):
 
     kinds: tuple[str, ...] = ()
 
-    def __init__(self, name: str, model: str | Path, kind: str | None = None,
-                 cost: float | None = None, device: str = "cpu",
-                 input_size: Sequence[int] | None = None, layout: str | None = None,
-                 mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0)):
+    def __init__(self, name: str, model: ExistingFile, kind: str | None = None,
+                 cost: Positive | None = None, device: Device = "cpu",
+                 input_size: Sequence[Count] | None = None, layout: Layout | None = None,
+                 mean: PerChannel = (0.0, 0.0, 0.0), std: PerChannel = (1.0, 1.0, 1.0)):
         kind = kind or self.kinds[0]
         if kind not in self.kinds:
             raise ValueError(f"{type(self).__name__} serves {list(self.kinds)}, not {kind!r}")
         self.kind = kind
         self.path = _check_file(model)
         if cost is None:
-            cost = self.path.stat().st_size / 4 / 1e6
+            cost = parameter_count(self.path) / 1e6
         super().__init__(name, cost)
         self.session = make_session(self.path, device)
         self.providers = self.session.get_providers()
@@ -94,6 +109,12 @@ class OnnxBackend(Backend):
         self.std = np.asarray(std, dtype=np.float32)
         self._image_input = self._find_image_input()
         self.layout, self.input_size = self._image_spec(layout, input_size)
+
+    def describe(self) -> dict[str, Any]:
+        """The execution provider the session really runs on (not the one asked for)."""
+        provider = self.session.get_providers()[0]
+        device = "cpu" if provider == CPU else "cuda"
+        return {"device": device, "provider": provider, "loaded": True}
 
     def _find_image_input(self):
         inputs = self.session.get_inputs()
@@ -165,11 +186,12 @@ class OnnxClassifier(OnnxBackend):
 
     kinds = ("vqa", "image_text_matching")
 
-    def __init__(self, name: str, model: str | Path, labels: Sequence[str] | str | Path,
-                 kind: str | None = None, cost: float | None = None, device: str = "cpu",
-                 input_size: Sequence[int] | None = None, layout: str | None = None,
-                 mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0),
-                 activation: str = "softmax", threshold: float = 0.5, output: str | None = None):
+    def __init__(self, name: str, model: ExistingFile, labels: Labels,
+                 kind: str | None = None, cost: Positive | None = None, device: Device = "cpu",
+                 input_size: Sequence[Count] | None = None, layout: Layout | None = None,
+                 mean: PerChannel = (0.0, 0.0, 0.0), std: PerChannel = (1.0, 1.0, 1.0),
+                 activation: Literal["softmax", "sigmoid", "none"] = "softmax",
+                 threshold: Fraction = 0.5, output: str | None = None):
         if activation not in ("softmax", "sigmoid", "none"):
             raise ValueError(f"activation must be softmax, sigmoid or none, not {activation!r}")
         self.labels = load_labels(labels)
@@ -223,11 +245,11 @@ class OnnxDetector(OnnxBackend):
 
     kinds = ("detection",)
 
-    def __init__(self, name: str, model: str | Path, labels: Sequence[str] | str | Path,
-                 kind: str | None = None, cost: float | None = None, device: str = "cpu",
-                 input_size: Sequence[int] | None = None, layout: str | None = None,
-                 mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0),
-                 threshold: float = 0.1, nms_iou: float | None = 0.5,
+    def __init__(self, name: str, model: ExistingFile, labels: Labels,
+                 kind: str | None = None, cost: Positive | None = None, device: Device = "cpu",
+                 input_size: Sequence[Count] | None = None, layout: Layout | None = None,
+                 mean: PerChannel = (0.0, 0.0, 0.0), std: PerChannel = (1.0, 1.0, 1.0),
+                 threshold: Fraction = 0.1, nms_iou: Fraction | None = 0.5,
                  logits_output: str = "logits", boxes_output: str = "pred_boxes"):
         self.labels = load_labels(labels)
         self._index = {_norm(x): i for i, x in enumerate(self.labels)}
@@ -271,11 +293,11 @@ class OnnxDepth(OnnxBackend):
 
     kinds = ("depth",)
 
-    def __init__(self, name: str, model: str | Path, kind: str | None = None,
-                 cost: float | None = None, device: str = "cpu",
-                 input_size: Sequence[int] | None = None, layout: str | None = None,
-                 mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0),
-                 output: str = "disparity"):
+    def __init__(self, name: str, model: ExistingFile, kind: str | None = None,
+                 cost: Positive | None = None, device: Device = "cpu",
+                 input_size: Sequence[Count] | None = None, layout: Layout | None = None,
+                 mean: PerChannel = (0.0, 0.0, 0.0), std: PerChannel = (1.0, 1.0, 1.0),
+                 output: Literal["disparity", "depth"] = "disparity"):
         if output not in ("disparity", "depth"):
             raise ValueError(f"output must be 'disparity' or 'depth', not {output!r}")
         self.output = output
@@ -301,11 +323,11 @@ class OnnxCLIP(OnnxBackend):
 
     kinds = ("image_text_matching",)
 
-    def __init__(self, name: str, model: str | Path, tokenizer: str | Path,
-                 kind: str | None = None, cost: float | None = None, device: str = "cpu",
-                 input_size: Sequence[int] | None = None, layout: str | None = None,
-                 mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD,
-                 prompt: str = "a photo of {}", max_length: int = 77,
+    def __init__(self, name: str, model: ExistingFile, tokenizer: ExistingPath,
+                 kind: str | None = None, cost: Positive | None = None, device: Device = "cpu",
+                 input_size: Sequence[Count] | None = None, layout: Layout | None = None,
+                 mean: PerChannel = CLIP_MEAN, std: PerChannel = CLIP_STD,
+                 prompt: str = "a photo of {}", max_length: Count = 77,
                  pad_token: str = "<|endoftext|>", output: str = "logits_per_image"):
         self.tokenizer = self._load_tokenizer(tokenizer, max_length, pad_token)
         self.prompt = prompt

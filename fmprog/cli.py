@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="prog.svg, prog.png or prog.dot")
     s.set_defaults(func=cmd_show)
 
+    from fmprog.backends.cli import add_backends_command
+
+    add_backends_command(sub)
+
     d = sub.add_parser("dsl", help="print the DSL")
     d.add_argument("--prompt", action="store_true", help="print the API text an LLM is prompted with")
     d.set_defaults(func=cmd_dsl)

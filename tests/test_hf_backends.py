@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fmprog.backends import hf
-from fmprog.backends.base import BackendError, Box
+from fmprog.backends.base import BackendError, Box, Call
 from fmprog.backends.config import load_config
 from fmprog.backends.geometry import nms, pixel_box_to_dsl
 from fmprog.backends.hf import property_question, read_yes_no
@@ -292,8 +292,70 @@ def test_hf_entries_in_a_config_file(models, tmp_path):
     assert backends[0].threshold == 0.2 and backends[1].cost == 400
     bad = [{"name": "owl", "kind": "detection", "type": "hf", "model": "m/owlvit", "thresh": 1}]
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    with pytest.raises(ValueError, match=r"bad.json: entry 0: unknown option\(s\) \['thresh'\]"):
+    with pytest.raises(ValueError, match=r"bad.json: entry 0 \('owl'\): unknown option 'thresh' "
+                                         r"for hf detection \(did you mean 'threshold'\?\)"):
         load_config(tmp_path / "bad.json")
+
+
+@needs_hf
+def test_device_and_dtype_are_checked_when_the_file_is_loaded(models, tmp_path):
+    """A device torch cannot use fails at load, naming file, entry and what to write."""
+    def load(**options):
+        entry = {"name": "blip", "kind": "vqa", "type": "hf", "model": str(models["blip"]),
+                 "cost": 400, **options}
+        (tmp_path / "b.yaml").write_text(json.dumps([entry]))
+        return load_config(tmp_path / "b.yaml")[0]
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"b.yaml: entry 0 \('blip'\): device 'cuda' is not "
+                                             r"available \(torch has no CUDA here\); use 'cpu' "
+                                             r"or 'auto'$"):
+            load(device="cuda")
+        assert load(device="auto").describe()["device"] == "cpu"
+    assert load(dtype="fp16").dtype_name == "float16"
+    assert load(dtype="bf16").dtype_name == "bfloat16"
+    with pytest.raises(ValueError, match=r"entry 0 \('blip'\): dtype 'int8' is not one of "):
+        load(dtype="int8")
+
+
+@needs_hf
+def test_describe_before_and_after_the_lazy_load(models, image):
+    vqa = hf.HFVQA("blip", models["blip"], cost=400, dtype="bfloat16")
+    assert vqa.describe() == {"device": "cpu", "provider": "torch", "loaded": False}
+    vqa.query(image, "what color is the cat?")
+    assert vqa.describe() == {"device": "cpu", "provider": "torch", "loaded": True,
+                              "dtype": "bfloat16"}
+
+
+@needs_hf
+def test_load_and_inference_failures_name_the_backend(models, tmp_path, image):
+    """A broken model directory fails on its first call with a BackendError naming the
+    backend and the directory; a failing forward pass names them too."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "blip"}')
+    lazy = hf.HFVQA("blip-broken", broken, cost=1)
+    (err,) = lazy.serve([Call("query", (image,), {"question": "q"})])
+    assert isinstance(err, BackendError)
+    assert str(err).startswith(f"blip-broken: cannot load the model in {broken}: ")
+    with pytest.raises(BackendError, match="blip-broken: cannot load the model"):
+        hf.HFVQA("blip-broken", broken)  # no cost: loads when built, fails there
+
+    lm = hf.HFCausalLM("gpt2-tiny", models["gpt2"], cost=1, max_new_tokens=100)
+    (err,) = lm.serve([Call("complete", (), {"prompt": "x" * 80, "long_answer": True})])
+    assert isinstance(err, BackendError)  # 80 + 100 tokens > the 64 positions of the model
+    assert str(err).startswith(f"gpt2-tiny ({models['gpt2']}): complete failed: ")
+    (err,) = lm.serve([Call("complete", (), {"prompt": 3, "long_answer": True})])
+    assert str(err).startswith("gpt2-tiny (")
+
+
+@needs_hf
+def test_short_answers_are_the_first_non_empty_line(models, monkeypatch):
+    lm = hf.HFCausalLM("gpt2-tiny", models["gpt2"], cost=1, max_new_tokens=4)
+    tok = lm.processor
+    monkeypatch.setattr(type(tok), "decode", lambda self, *a, **k: "\n\n  Paris.  \nBecause")
+    assert lm.complete("capital?", long_answer=False) == "Paris."
+    assert lm.complete("capital?") == "Paris.  \nBecause"
 
 
 @needs_hf

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmprog.backends.base import BackendError
+from fmprog.backends.base import BackendError, Call
 from fmprog.backends.onnx_files import (OnnxClassifier, OnnxDepth, OnnxDetector, load_labels,
                                         make_session)
+from fmprog.backends.onnx_proto import parameter_count
 
 onnx = pytest.importorskip("onnx", reason="writing test models needs the onnx package")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -63,7 +64,7 @@ def test_classifier_verify_property(color_nchw):
     c = OnnxClassifier("color", color_nchw, labels=COLORS)
     assert c.kind == "vqa" and c.input_size == (8, 8) and c.layout == "NCHW"
     assert c.providers == ["CPUExecutionProvider"]
-    assert c.cost == pytest.approx(color_nchw.stat().st_size / 4e6)
+    assert c.cost == pytest.approx(9 / 1e6)  # the 3 x 3 weight, in millions
     assert c.verify_property(RED, "car", "red") is True
     assert c.verify_property(RED, "car", "Blue") is False
     with pytest.raises(BackendError, match="among its labels"):
@@ -147,8 +148,83 @@ def test_devices(color_nchw):
     s = make_session(color_nchw, "auto")  # CUDA only when the session confirms it
     assert s.get_providers()[0] in ("CUDAExecutionProvider", "CPUExecutionProvider")
     if s.get_providers()[0] == "CPUExecutionProvider":
-        with pytest.raises(ValueError, match="CUDA"):
+        with pytest.raises(ValueError, match=r"device 'cuda' is not available \(onnxruntime "
+                                             r"cannot run CUDAExecutionProvider here: .*\); "
+                                             r"use 'cpu' or 'auto'"):
             make_session(color_nchw, "cuda")
+
+
+def test_describe_reports_the_provider_the_session_runs_on(color_nchw):
+    c = OnnxClassifier("c", color_nchw, labels=COLORS, device="auto")
+    provider = c.session.get_providers()[0]
+    assert c.describe() == {"device": "cpu" if provider == "CPUExecutionProvider" else "cuda",
+                            "provider": provider, "loaded": True}
+
+
+def test_a_classifier_supports_only_the_ops_of_its_kind(color_nchw):
+    """A classifier asked a free-form question cannot answer: preflight sees it."""
+    vqa = OnnxClassifier("c", color_nchw, labels=COLORS)
+    assert vqa.supports("verify_property") and not vqa.supports("query")
+    itm = OnnxClassifier("c", color_nchw, labels=COLORS, kind="image_text_matching")
+    assert itm.supports("match_scores") and not itm.supports("verify_property")
+    (err,) = vqa.serve([Call("query", (RED,), {"question": "what colour?"})])
+    assert isinstance(err, BackendError) and "does not serve the query operation" in str(err)
+
+
+def test_cost_counts_initializers_with_external_data(tmp_path):
+    """Weights saved outside the .onnx file still count: the dims are in the model."""
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.random((66, 300), dtype=np.float32), "w1"),
+               numpy_helper.from_array(rng.random((300,), dtype=np.float32).astype(np.float16),
+                                       "b1")]
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["m"], axes=[2, 3], keepdims=0),
+         helper.make_node("Tile", ["m", "reps"], ["t"]),
+         helper.make_node("MatMul", ["t", "w1"], ["h"]),
+         helper.make_node("Cast", ["b1"], ["b"], to=TensorProto.FLOAT),
+         helper.make_node("Add", ["h", "b"], ["logits"])], "ext",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 300])],
+        weights + [numpy_helper.from_array(np.array([1, 22], dtype=np.int64), "reps")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "ext.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.weights", size_threshold=64)  # small "reps" stays inline
+    expected = 66 * 300 + 300 + 2
+    assert (tmp_path / "ext.weights").stat().st_size > 66 * 300 * 4
+    assert path.stat().st_size < 2000  # the .onnx file holds no weights: size / 4 is wrong
+    assert parameter_count(path) == expected
+    loaded = onnx.load(str(path), load_external_data=False)
+    assert sum(int(np.prod(t.dims)) for t in loaded.graph.initializer) == expected
+    c = OnnxClassifier("ext", path, labels=[f"l{i}" for i in range(300)], activation="none")
+    assert c.cost == pytest.approx(expected / 1e6)
+    assert c.scores([RED]).shape == (1, 300)  # the session reads the external data
+
+
+def test_cost_counts_subgraph_initializers(tmp_path):
+    then = helper.make_graph([helper.make_node("Identity", ["a"], ["y"])], "then", [],
+                             [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5])],
+                             [numpy_helper.from_array(np.ones(5, np.float32), "a")])
+    other = helper.make_graph([helper.make_node("Identity", ["b"], ["y"])], "else", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5])],
+                              [numpy_helper.from_array(np.zeros(5, np.float32), "b")])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)], "if",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5])],
+        [numpy_helper.from_array(np.ones((2, 3), np.float32), "unused")])
+    path = tmp_path / "if.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    assert parameter_count(path) == 6 + 5 + 5
+
+
+def test_parameter_count_of_a_file_that_is_not_onnx(tmp_path):
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    (tmp_path / "junk.onnx").write_bytes(b"\x3a\xff\xff\xff\x0f")
+    for name in ("empty.onnx", "junk.onnx"):
+        with pytest.raises(ValueError, match="not an ONNX model"):
+            parameter_count(tmp_path / name)
 
 
 def test_bad_settings(color_nchw, tmp_path):
@@ -163,3 +239,28 @@ def test_bad_settings(color_nchw, tmp_path):
     c = OnnxClassifier("c", color_nchw, labels=["a", "b"])
     with pytest.raises(BackendError, match="does not match"):
         c.verify_property(RED, "x", "a")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), max_size=4), max_size=5))
+def test_parameter_count_matches_onnx_for_any_shapes(tmp_path_factory, shapes):
+    inits = [numpy_helper.from_array(np.zeros(s, np.float32), f"w{i}") for i, s in enumerate(shapes)]
+    graph = helper.make_graph([], "g", [], [], inits)
+    path = tmp_path_factory.mktemp("shapes") / "m.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    assert parameter_count(path) == sum(int(np.prod(s)) for s in shapes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=64))
+def test_parameter_count_of_any_bytes_is_a_count_or_a_value_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("junk") / "m.onnx"
+    path.write_bytes(data)
+    try:
+        assert parameter_count(path) >= 0
+    except ValueError as e:
+        assert "not an ONNX model" in str(e)
