@@ -129,15 +129,15 @@ class Backend(ABC):
     """One model serving one kind of neural call.
 
     `cost` is the number the router pays per call (default: parameters in millions, as the
-    paper); `name` is unique inside a pool. `timeout` (seconds, None: the run's bound) and
-    `retries` are the backend's own; the run's `--backend-timeout` bounds them all.
-    Subclasses implement the per-item methods of their kind, and optionally `serve_batch`,
-    `describe`, `health` and `identity`.
+    paper); `name` is unique inside a pool. Backends that wait on a server apply their own
+    per-request timeout and retries inside `serve` (the OpenAI adapter's `timeout` and
+    `retries` options); the runtime reads neither: the run's `--backend-timeout` bounds
+    every batch it hands a backend, whatever the backend does inside. Subclasses implement
+    the per-item methods of their kind, and optionally `serve_batch`, `describe`,
+    `health`, `identity` and `close`.
     """
 
     kind: str = ""
-    timeout: float | None = None
-    retries: int = 0
 
     def __init__(self, name: str, cost: float):
         self.name = name
@@ -192,6 +192,10 @@ class Backend(ABC):
 
     def _error(self, e: Exception) -> BackendError:
         if isinstance(e, BackendError):
+            if not str(e).startswith(self.name):  # every message names its backend
+                named = type(e)(f"{self.name}: {e}")
+                named.__cause__ = e.__cause__
+                return named
             return e
         if isinstance(e, NotImplementedError):
             return BackendError(str(e) or f"{self.name} does not serve this operation")
@@ -250,6 +254,9 @@ class Backend(ABC):
         """Raise BackendError if the backend cannot serve now (preflight; HTTP adapters ask
         their server). Default: nothing to check."""
 
+    def close(self) -> None:
+        """Release connections and sessions (the end of a run). Default: nothing held."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, kind={self.kind!r}, cost={self.cost})"
 
@@ -301,6 +308,10 @@ class Pools:
 
     def all(self) -> list[Backend]:
         return [b for kind in KINDS for b in self.by_kind.get(kind, ())]
+
+    def close(self) -> None:
+        for b in self.all():
+            b.close()
 
     def identity(self) -> str:
         """One hash of every pool's members, in order, with their costs (a run's backends)."""

@@ -241,6 +241,13 @@ class OpenAIChatBackend(Backend):
                     self._client = self._make_client()
         return self._client
 
+    def close(self) -> None:
+        """Close the pooled HTTP client (a later call opens a new one)."""
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
     def _make_client(self):
         try:
             import httpx

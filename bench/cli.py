@@ -105,6 +105,15 @@ def _run(args):
     policies = tuple(p for p in args.policies.split(",") if p) if args.policies else DEFAULT_POLICIES
     seeds = args.seeds or (1 if args.quick else 3)
     pools = load_pools(args.backends)
+    try:
+        return _run_with(args, pools, policies, seeds, progress)
+    finally:
+        pools.close()
+
+
+def _run_with(args, pools, policies, seeds, progress):
+    from .harness import BenchSettings, bench_stream
+
     out = Path(args.out)
     if args.program:
         if args.benchmark or not (args.images and args.labels):

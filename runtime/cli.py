@@ -222,7 +222,10 @@ def cmd_run(args) -> int:
         settings = _settings(args, cache=args.replay or args.cache, replay=bool(args.replay))
         return serve(graph, items, pools, settings, args.db, resume=args.resume, progress=_progress(args))
 
-    result = _guarded(go)
+    try:
+        result = _guarded(go)
+    finally:
+        pools.close()
     if isinstance(result, int):
         return result
     summary = result.summary
@@ -245,11 +248,14 @@ def cmd_record(args) -> int:
     if isinstance(loaded, int):
         return loaded
     graph, items, pools = loaded
-    s = _guarded(lambda: record(graph, items, pools, args.cache, window=args.window,
-                                backend_timeout=args.backend_timeout,
-                                max_assignments=args.max_assignments, progress=_progress(args),
-                                time_limit=args.time_limit, max_iterations=args.max_iterations,
-                                max_pixels=args.max_pixels))
+    try:
+        s = _guarded(lambda: record(graph, items, pools, args.cache, window=args.window,
+                                    backend_timeout=args.backend_timeout,
+                                    max_assignments=args.max_assignments, progress=_progress(args),
+                                    time_limit=args.time_limit, max_iterations=args.max_iterations,
+                                    max_pixels=args.max_pixels))
+    finally:
+        pools.close()
     if isinstance(s, int):
         return s
     if args.format == "json":
