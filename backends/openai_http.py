@@ -180,7 +180,7 @@ class OpenAIChatBackend(Backend):
             last = attempt == self.retries
             try:
                 response = self._send("POST", self.url, body)
-            except BackendError as e:  # timeouts and transport errors
+            except BackendError:  # timeouts and transport errors
                 if last:
                     raise
                 self._sleep(self._backoff(attempt))
@@ -240,13 +240,6 @@ class OpenAIChatBackend(Backend):
                 if self._client is None:
                     self._client = self._make_client()
         return self._client
-
-    def close(self) -> None:
-        """Close the pooled HTTP client (a later call opens a new one)."""
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
     def _make_client(self):
         try:

@@ -99,7 +99,7 @@ def cmd_bench(args) -> int:
 def _run(args):
     from fmprog.runtime.cli import load_pools
 
-    from .harness import DEFAULT_POLICIES, BenchSettings, bench_stream
+    from .harness import DEFAULT_POLICIES
 
     progress = not args.no_progress and sys.stderr.isatty()
     policies = tuple(p for p in args.policies.split(",") if p) if args.policies else DEFAULT_POLICIES
