@@ -16,6 +16,8 @@ from pathlib import Path
 
 
 def add_bench_command(sub) -> None:
+    from fmprog.runtime.cli import add_feedback_args
+
     b = sub.add_parser(
         "bench", help="run every routing policy side by side on recorded streams",
         description="Records every backend's answers on each stream once (reused by later runs), "
@@ -36,10 +38,7 @@ def add_bench_command(sub) -> None:
                    help="instead of cost weights: an average cost per input each learned policy must "
                         "track (its cost weight adapts online), or a share of always-largest's cost "
                         "on each stream, e.g. 25%%; best-fixed is then the best fixed assignment within it")
-    b.add_argument("--feedback-delay", type=int, default=0, metavar="K",
-                   help="labels reach the learned policies K inputs late (default 0)")
-    b.add_argument("--feedback-rate", type=float, default=1.0, metavar="P",
-                   help="only this fraction of the inputs is labelled for learning (default 1)")
+    add_feedback_args(b)
     b.add_argument("--seeds", type=int, metavar="N", help="runs of each random or learned policy "
                    "(default 3; 1 with --quick)")
     b.add_argument("--program", metavar="P", help="your own program (.py)")

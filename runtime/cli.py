@@ -44,6 +44,14 @@ def _stream_args(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def add_feedback_args(p) -> None:
+    """--feedback-delay and --feedback-rate (run and bench)."""
+    p.add_argument("--feedback-delay", type=int, default=0, metavar="K",
+                   help="the label of input t reaches the policy after input t+K (default 0)")
+    p.add_argument("--feedback-rate", type=float, default=1.0, metavar="P",
+                   help="only this fraction of the inputs is labelled for learning (default 1)")
+
+
 def add_runtime_commands(sub) -> None:
     r = sub.add_parser(
         "run", help="serve a program over an image stream with learned routing",
@@ -60,10 +68,7 @@ def add_runtime_commands(sub) -> None:
                    help="a target average cost per input instead of a fixed price: the policy's cost "
                         "weight adapts online so the running average cost tracks C (starting from "
                         "--cost-weight); the summary reports the achieved cost")
-    r.add_argument("--feedback-delay", type=int, default=0, metavar="K",
-                   help="the label of input t reaches the policy after input t+K (default 0)")
-    r.add_argument("--feedback-rate", type=float, default=1.0, metavar="P",
-                   help="only this fraction of the inputs is labelled for learning (default 1)")
+    add_feedback_args(r)
     r.add_argument("--reward", choices=("auto", "binary", "open-form"), default="auto",
                    help="task reward: binary (TP +1000, FN -100, TN +1, FP -100), open-form (+100 right, "
                         "-100 wrong), or auto: binary when the label is yes/no (default)")
