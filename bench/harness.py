@@ -196,9 +196,8 @@ class _Context:
 
 def _gains(scores: list[Score], metric: str) -> None:
     """gain_over_line: the metric minus the static line's at the same average cost."""
-    static = [s for s in scores if s.policy.startswith("static-") and s.cost_weight == scores[0].cost_weight]
-    if not scores:
-        return
+    # a static tier's metric and cost do not depend on the cost weight: one point per tier
+    static = list({s.policy: s for s in scores if s.policy.startswith("static-")}.values())
     if not static:
         return
     line = A.static_line([(s.avg_cost, _metric(s, metric)) for s in static])
