@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fmprog.runtime.cli import add_runtime_commands
 
     add_runtime_commands(sub)
+    __import__("fmprog.backends.embedded.world_cli", fromlist=["_"]).add_world_command(sub)
     return p
 
 
