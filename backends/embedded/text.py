@@ -54,6 +54,22 @@ def draw_text(draw: ImageDraw.ImageDraw, text: str, cx: float, cy: float, size: 
     return ox + x0, oy + y0, ox + x1, oy + y1
 
 
+def reading_box(box, category: str) -> tuple[int, int, int, int]:
+    """The part of an object's DSL box (left, lower, right, upper) where the world writes
+    its text: a sign's plate inside its border, the central two thirds of a shape
+    (lower for a triangle, whose digit sits below the box centre)."""
+    left, lower, right, upper = (float(v) for v in box[:4])
+    if category == "sign":
+        m = 0.12 * (upper - lower)
+        out = (left + m, lower + m, right - m, upper - m)
+    else:
+        side = max(right - left, upper - lower)
+        cx, cy = (left + right) / 2, (lower + upper) / 2 - (0.15 * side if category == "triangle" else 0.0)
+        half = 0.33 * side
+        out = (cx - half, cy - half, cx + half, cy + half)
+    return tuple(int(round(v)) for v in out)  # type: ignore[return-value]
+
+
 def normalise_text(text: str) -> str:
     """Upper case, only A-Z and 0-9, single spaces between words ('  Stop!' -> 'STOP')."""
     return " ".join(re.findall(r"[A-Z0-9]+", str(text).upper()))
