@@ -2,17 +2,19 @@
 ONNX nets, and a geometric depth heuristic.
 
 A tier (`TIERS`) is a `Vision` stack: a detector, a crop classifier and a text reader
-(`TIER_NETS`: the tiny tier reads with the embedded CRNN, the small one with PP-OCR
-recognition on the object's reading region, the large one with PP-OCR detection +
-recognition). A backend's cost is the parameters (in millions) of the nets it may run on
-a call. Every op is served in batches (`serve_batch`): one detector run for all the
-images of the batch, one classifier run for all their crops, one reader run per width
-bucket; a per-item method is a batch of one, so both give the same answers. Every answer
-carries a confidence in [0, 1] (docs/embedded-models.md says how each is computed).
+(`TIER_NETS`: the tiny tier reads with the embedded CRNN; the small one with the CRNN and
+PP-OCR recognition on the object's reading region, the large one with the CRNN and PP-OCR
+detection + recognition on the smoothed region, the most confident reading winning). A backend's cost is the multiply-accumulates (in
+millions) of a typical call through the nets it runs (`Vision.cost`). Every op is served
+in batches (`serve_batch`): one detector run for all the images of the batch, one
+classifier run for all their crops, one reader run per width bucket; a per-item method is
+a batch of one, so both give the same answers. Every answer carries a confidence in
+[0, 1] (docs/embedded-models.md says how each is computed).
 
 All methods accept any array-like image (grayscale, RGBA, float, 1x1) and never raise on
 odd input: unknown names give [], unknown properties give False, unparsed questions a
-best-effort description.
+best-effort description. The per-item methods return plain values (a list of boxes, a
+bool, a string, a score array); `serve` returns them as `Result`s with confidences.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from ..base import Backend, Call, Result, fingerprint
 from ..geometry import Box, area, as_image, crop_box, iou, nms, pixel_box_to_dsl
-from .ocr import DetRecReader, Reading, Recognizer, RecReader, TextDetector
+from .ocr import BestOf, Denoised, DetRecReader, Reading, Recognizer, RecReader, TextDetector
 from .onnx_nets import MODELS_DIR, Attributes, Detector, Heads, TextReader, file_hash, load_meta, session
 from .scenes import CATEGORIES, COLORS, DEPTH_REF, SMALL_MAX_SIDE
 from .text import normalise_text, reading_box, similarity
@@ -36,12 +38,13 @@ from .vocab import (Phrase, asks_for_digits, attributes, content_words, parse_na
 
 TIERS = ("tiny", "small", "large")
 TIER_NETS = {
-    "tiny": {"det": "det-tiny", "attr": "attr-tiny", "reader": "text-tiny"},
-    "small": {"det": "det-small", "attr": "attr-small", "reader": "ppocr-rec"},
-    "large": {"det": "det-large", "attr": "attr-large", "reader": "ppocr-det+rec"},
+    "tiny": {"det": "det-tiny", "attr": "attr-tiny", "reader": ("text-tiny",)},
+    "small": {"det": "det-small", "attr": "attr-small", "reader": ("text-tiny", "ppocr-rec")},
+    "large": {"det": "det-large", "attr": "attr-large", "reader": ("text-tiny", "ppocr-det", "ppocr-rec")},
 }
 FOCUS_AREA = 0.5  # a detection covering this share of the image: the image is the object
 CROSS_NMS = 0.6
+DENOISE_SIGMA = 0.7  # the large tier smooths reading regions before PP-OCR
 
 
 def box_size(box: Sequence[int]) -> str:
@@ -102,13 +105,23 @@ class Vision:
         names = TIER_NETS[tier]
         self.det = Detector(meta["nets"][names["det"]], models_dir, device)
         self.attr = Attributes(meta["nets"][names["attr"]], models_dir, device)
-        self.reader, reader_params, reader_files = _reader(names["reader"], meta, self.models_dir, device)
-        self.params = {"det": self.det.params, "attr": self.attr.params, "reader": reader_params}
-        self.files = [self.det.path, self.attr.path, *reader_files]
+        self.reader, reader_files = _reader(names["reader"], meta, self.models_dir, device)
+        nets = {**meta["nets"], **meta["ocr"]}
+        parts = {"det": [nets[names["det"]]], "attr": [nets[names["attr"]]],
+                 "reader": [nets[n] for n in names["reader"]]}
+        self.params = {p: sum(int(e["params"]) for e in es) for p, es in parts.items()}
+        self.macs = {p: sum(int(e["macs"]) for e in es) for p, es in parts.items()}
+        self.part_files = {"det": [self.det.path], "attr": [self.attr.path], "reader": reader_files}
+
+    def files(self, parts: Sequence[str]) -> list[str]:
+        """The model files of the given parts."""
+        return [f for p in parts for f in self.part_files[p]]
 
     def cost(self, parts: Sequence[str]) -> float:
-        """Parameters (in millions) of the given parts."""
-        return round(sum(self.params[p] for p in parts) / 1e6, 4)
+        """Multiply-accumulates (in millions) of one typical call through the given parts:
+        the detector on one image, the classifier on one crop, the reader on one text
+        line (PP-OCR: a 256x256 DB canvas and a 48x128 line)."""
+        return round(sum(self.macs[p] for p in parts) / 1e6, 3)
 
     def providers(self) -> list[str]:
         return self.det.providers()
@@ -130,20 +143,20 @@ class Vision:
         return out  # type: ignore[return-value]
 
 
-def _reader(name: str, meta: dict, models_dir: Path, device: str | None):
-    """(reader, parameters, files) for a reader name of TIER_NETS."""
-    if name == "text-tiny":
-        spec = meta["nets"][name]
-        r = TextReader(spec, models_dir, device)
-        return r, int(spec["params"]), [r.path]
+def _reader(names: tuple[str, ...], meta: dict, models_dir: Path, device: str | None):
+    """(reader, files) for the readers of a tier (TIER_NETS): the tiny CRNN alone, or the
+    CRNN and PP-OCR (recognition on the raw region; detection + recognition on the
+    smoothed region) as an ensemble where the most confident reading wins."""
+    tiny = TextReader(meta["nets"]["text-tiny"], models_dir, device)
+    if names == ("text-tiny",):
+        return tiny, [tiny.path]
     ocr = meta["ocr"]
     sess = functools.partial(_session, device=device)
     rec = Recognizer(models_dir / ocr["ppocr-rec"]["file"], sess)
-    if name == "ppocr-rec":
-        return RecReader(rec), int(ocr["ppocr-rec"]["params"]), [rec.path]
+    if "ppocr-det" not in names:
+        return BestOf(tiny, RecReader(rec)), [tiny.path, rec.path]
     det = TextDetector(models_dir / ocr["ppocr-det"]["file"], sess)
-    params = int(ocr["ppocr-rec"]["params"]) + int(ocr["ppocr-det"]["params"])
-    return DetRecReader(det, rec), params, [det.path, rec.path]
+    return BestOf(tiny, Denoised(DetRecReader(det, rec), DENOISE_SIGMA)), [tiny.path, det.path, rec.path]
 
 
 def _session(path: str, device: str | None = None):
@@ -273,15 +286,16 @@ class _EmbeddedBackend(Backend):
 
     @functools.cached_property
     def fingerprint(self) -> str:  # type: ignore[override]
-        """The tier, thresholds and a hash of every model file the backend runs."""
+        """The tier, the detector threshold and a hash of every model file the backend runs."""
         return fingerprint([self.tier, self.vision.det.threshold,
-                            [file_hash(p) for p in self.vision.files]])
+                            [file_hash(p) for p in self.vision.files(self.parts)]])
 
     def describe(self) -> dict:
         providers = self.vision.providers()
         return {"device": "cuda" if "CUDAExecutionProvider" in providers else "cpu",
                 "provider": providers[0], "loaded": True, "tier": self.tier,
-                "nets": [Path(p).name for p in self.vision.files], "params_m": self.cost}
+                "nets": [Path(p).name for p in self.vision.files(self.parts)],
+                "params": sum(self.vision.params[p] for p in self.parts), "mmacs_per_call": self.cost}
 
     def serve_batch(self, op: str, calls: Sequence[Call]) -> list[Result]:
         """All calls of one op through the batched stages, in one pass."""

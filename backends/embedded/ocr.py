@@ -35,12 +35,18 @@ DET_FILE = "ch_PP-OCRv4_det_infer.onnx"
 REC_FILE = "ch_PP-OCRv4_rec_infer.onnx"
 REC_HEIGHT = 48
 REC_BUCKETS = (64, 128, 192, 256, 320)  # padded input widths
+REC_CHUNK, DET_CHUNK = 8, 4  # inputs per session run (more were slower per input on a CPU core)
 MEAN = STD = 0.5  # both nets take (x / 255 - 0.5) / 0.5
 
 
 def _norm(image: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 -> 3xHxW float32 in [-1, 1]."""
     return ((image.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1)
+
+
+def _run(sess, x: np.ndarray, chunk: int) -> np.ndarray:
+    """The first output of `sess` on `x`, in runs of at most `chunk` rows."""
+    return np.concatenate([sess.run(None, {"x": x[i:i + chunk]})[0] for i in range(0, len(x), chunk)])
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class Recognizer:
         out: list[Reading | None] = [None] * len(images)
         for bucket in sorted({p.shape[2] for p in prepared}):
             idx = [i for i, p in enumerate(prepared) if p.shape[2] == bucket]
-            probs = self.session.run(None, {"x": np.stack([prepared[i] for i in idx])})[0]
+            probs = _run(self.session, np.stack([prepared[i] for i in idx]), REC_CHUNK)
             for i, p in zip(idx, probs):
                 out[i] = ctc_greedy(p, chars, allowed)
         return out  # type: ignore[return-value]
@@ -143,7 +149,7 @@ class TextDetector:
         if not images:
             return []
         prepared = [self.prepare(im) for im in images]
-        maps = self._session_fn(self.path).run(None, {"x": np.stack([p for p, _ in prepared])})[0]
+        maps = _run(self._session_fn(self.path), np.stack([p for p, _ in prepared]), DET_CHUNK)
         out = []
         for (_, scale), m, im in zip(prepared, maps, images):
             h, w = im.shape[:2]
@@ -251,6 +257,34 @@ class DetRecReader:
         x0, y0 = int(max(0, b[0] - m)), int(max(0, b[1] - m))
         x1, y1 = int(min(w, math.ceil(b[2] + m))), int(min(h, math.ceil(b[3] + m)))
         return im[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else im
+
+
+class Denoised:
+    """A reader that first smooths its images with a Gaussian of `sigma` px: on the
+    world's noisy small text this reads more than the raw pixels do (see
+    docs/embedded-models.md)."""
+
+    def __init__(self, reader, sigma: float = 0.7):
+        self.reader, self.sigma = reader, sigma
+
+    def read(self, images: Sequence[np.ndarray], digits: bool = False) -> list[Reading]:
+        from PIL import ImageFilter
+
+        smooth = [np.asarray(Image.fromarray(im).filter(ImageFilter.GaussianBlur(self.sigma)))
+                  for im in images]
+        return self.reader.read(smooth, digits)
+
+
+class BestOf:
+    """An ensemble of readers: every reader reads every image; per image the most
+    confident reading wins (the first reader on ties)."""
+
+    def __init__(self, *readers):
+        self.readers = readers
+
+    def read(self, images: Sequence[np.ndarray], digits: bool = False) -> list[Reading]:
+        all_readings = [r.read(images, digits) for r in self.readers]
+        return [max(rs, key=lambda r: r.confidence) for rs in zip(*all_readings)]
 
 
 class RecReader:

@@ -24,13 +24,13 @@ from PIL import Image
 
 from ..geometry import nms
 from .ocr import Reading, ctc_greedy
-from .text import CHARSET, DIGITS
+from .text import CHARSET, DIGITS, lexicon, snap
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 META_FILE = "embedded.json"
 CANVAS = 128  # the native scene size: crops are letterboxed into it at scale <= 1
 FILL = 128  # letterbox fill: a constant grey, so a tight crop of an object keeps its edges
-PEAK_FLOOR = 0.05  # heatmap peaks below this are never boxes and never lower a confidence
+PEAK_FLOOR = 0.15  # heatmap peaks below this are never boxes and never lower a confidence
 log = logging.getLogger(__name__)
 
 
@@ -106,6 +106,19 @@ def session(path: str, device: str = "cpu"):
     return sess
 
 
+#: the most inputs one session run takes: larger batches were slower per input on a CPU
+#: core (they fall out of cache); each row's result does not depend on it
+CHUNK = 16
+
+
+def run_chunked(sess, name: str, x: np.ndarray, chunk: int = CHUNK) -> list[np.ndarray]:
+    """`sess.run` on `x` in chunks of at most `chunk` rows, outputs concatenated."""
+    if len(x) <= chunk:
+        return sess.run(None, {name: x})
+    parts = [sess.run(None, {name: x[i:i + chunk]}) for i in range(0, len(x), chunk)]
+    return [np.concatenate(outs) for outs in zip(*parts)]
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -166,7 +179,7 @@ class Detector(_Net):
             return []
         placed = [letterbox(im) for im in images]
         x = to_nchw([resize(c, self.input_size) for c, _, _, _ in placed])
-        out = self.session.run(None, {"image": x})[0]
+        out = run_chunked(self.session, "image", x)[0]
         return [Heads(o, im.shape[:2], s, ox, oy)
                 for o, im, (_, s, ox, oy) in zip(out, images, placed)]
 
@@ -176,20 +189,21 @@ class Detector(_Net):
         c = self.classes.index(cls)
         heat = _sigmoid(h.out[c])
         ys, xs = np.nonzero(_peaks(heat) & (heat > floor))
+        if len(ys) == 0:
+            return []
         f = CANVAS / self.input_size * self.stride  # grid cell -> canvas pixels
+        bw, bh, offx, offy = h.out[len(self.classes):, ys, xs].astype(np.float64)
+        cx, cy = (xs + offx) * f, (ys + offy) * f
+        half_w, half_h = np.maximum(bw, 0.25) * f / 2, np.maximum(bh, 0.25) * f / 2
         rows, cols = h.hw
-        found = []
-        for gy, gx in zip(ys, xs):
-            bw, bh, offx, offy = h.out[len(self.classes):, gy, gx]
-            cx, cy = (gx + offx) * f, (gy + offy) * f
-            half_w, half_h = max(bw, 0.25) * f / 2, max(bh, 0.25) * f / 2
-            x0 = max(0.0, (cx - half_w - h.ox) / h.scale)
-            x1 = min(float(cols), (cx + half_w - h.ox) / h.scale)
-            r0 = max(0.0, (cy - half_h - h.oy) / h.scale)
-            r1 = min(float(rows), (cy + half_h - h.oy) / h.scale)
-            if x1 - x0 >= 1 and r1 - r0 >= 1:
-                found.append((x0, r0, x1, r1, float(heat[gy, gx])))
-        return nms(found, 0.5)
+        x0 = np.maximum(0.0, (cx - half_w - h.ox) / h.scale)
+        x1 = np.minimum(float(cols), (cx + half_w - h.ox) / h.scale)
+        r0 = np.maximum(0.0, (cy - half_h - h.oy) / h.scale)
+        r1 = np.minimum(float(rows), (cy + half_h - h.oy) / h.scale)
+        ok = (x1 - x0 >= 1) & (r1 - r0 >= 1)
+        found = zip(x0[ok].tolist(), r0[ok].tolist(), x1[ok].tolist(), r1[ok].tolist(),
+                    heat[ys, xs][ok].astype(np.float64).tolist())
+        return nms(list(found), 0.5)
 
     def decode(self, h: Heads, cls: str, threshold: float | None = None) -> list[tuple]:
         """Detections of `cls` as DSL boxes (left, lower, right, upper, score)."""
@@ -213,14 +227,16 @@ class Attributes(_Net):
         if not crops:
             return np.zeros((0, len(self.shapes))), np.zeros((0, len(self.colors)))
         x = to_nchw([resize(c, self.input_size) for c in crops])
-        shape_logits, color_logits = self.session.run(None, {"crop": x})
+        shape_logits, color_logits = run_chunked(self.session, "crop", x)
         return _softmax(shape_logits), _softmax(color_logits)
 
 
 class TextReader(_Net):
     """The embedded CRNN text reader: reading region -> Reading (CTC greedy decoding;
     confidence: the lowest probability of a kept character, or the mean blank
-    probability when it reads nothing)."""
+    probability when it reads nothing). A closed-vocabulary reader: a decoding one edit
+    away from exactly one entry of the world's lexicon (`text.lexicon`) is read as that
+    entry (the confidence stays the decoding's, so it stays low)."""
 
     def __init__(self, spec: dict, models_dir: Path | str = MODELS_DIR, device: str | None = None):
         super().__init__(spec, models_dir, device)
@@ -231,6 +247,7 @@ class TextReader(_Net):
         if not crops:
             return []
         x = to_nchw([text_image(c, self.height, self.width) for c in crops])
-        probs = _softmax(self.session.run(None, {"text": x})[0])
+        probs = _softmax(run_chunked(self.session, "text", x)[0])
         allowed = np.array([i == 0 or not digits or c in DIGITS for i, c in enumerate(self.chars)])
-        return [ctc_greedy(p, self.chars, allowed) for p in probs]
+        words = lexicon(digits)
+        return [snap(ctc_greedy(p, self.chars, allowed), words) for p in probs]

@@ -86,6 +86,23 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+@functools.lru_cache(maxsize=2)
+def lexicon(digits: bool = False) -> tuple[str, ...]:
+    """Every text the world writes (words, sign numbers, digits); numbers only if `digits`."""
+    numbers = SIGN_NUMBERS + DIGITS
+    return numbers if digits else WORDS + numbers
+
+
+def snap(reading, words: tuple[str, ...]):
+    """`reading` (a Reading) with its text replaced by the one entry of `words` within
+    edit distance 1 of it, when there is exactly one; unchanged otherwise."""
+    text = reading.text.replace(" ", "")
+    if not text or text in words:
+        return reading
+    near = [w for w in words if abs(len(w) - len(text)) <= 1 and edit_distance(w, text) <= 1]
+    return type(reading)(near[0], reading.confidence) if len(near) == 1 else reading
+
+
 def similarity(read: str, target: str) -> float:
     """1 - normalised edit distance of the normalised texts, in [0, 1] (1: equal)."""
     a, b = normalise_text(read).replace(" ", ""), normalise_text(target).replace(" ", "")

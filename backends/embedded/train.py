@@ -33,15 +33,18 @@ from .text import CHARSET, reading_box
 
 NONE = "none"  # the crop classifier's 'no object' category
 SPECS = {
-    "det-tiny": dict(net="detector", input_size=64, widths=(8, 8, 12, 16), depth=0, epochs=10),
-    "det-small": dict(net="detector", input_size=96, widths=(12, 16, 32, 48), depth=1, epochs=8),
+    "det-tiny": dict(net="detector", input_size=48, widths=(8, 16, 24, 32), depth=0, epochs=30),
+    "det-small": dict(net="detector", input_size=96, widths=(12, 16, 32, 48), depth=1, epochs=9),
     "det-large": dict(net="detector", input_size=128, widths=(16, 32, 64, 128), depth=2, epochs=6),
-    "attr-tiny": dict(net="attributes", input_size=16, widths=(6, 8, 12), epochs=4),
-    "attr-small": dict(net="attributes", input_size=24, widths=(8, 16, 24), epochs=4),
+    "attr-tiny": dict(net="attributes", input_size=16, widths=(6, 10, 12), epochs=6),
+    "attr-small": dict(net="attributes", input_size=24, widths=(12, 24, 32), epochs=5),
     "attr-large": dict(net="attributes", input_size=32, widths=(16, 32, 64), epochs=4),
-    "text-tiny": dict(net="text", height=16, width=64, widths=(12, 24, 32), epochs=6),
+    "text-tiny": dict(net="text", height=16, width=64, widths=(12, 24, 32), epochs=10, lr=1e-2),
 }
-N_SCENES = 5000
+#: the input shapes a typical call runs the PP-OCR nets at (for their MACs): the DB
+#: canvas, and one text line in the 128-wide bucket
+OCR_SHAPES = {"ppocr-det": (1, 3, 256, 256), "ppocr-rec": (1, 3, 48, 128)}
+N_SCENES = 4500
 N_TEXT_SCENES = 3000  # extra scenes with two signs each, for the text reader
 N_VALIDATION = 200  # scenes to calibrate each detector's threshold on
 HARD_SKEW = 0.7  # difficulty = uniform ** HARD_SKEW: more hard scenes than easy ones
@@ -243,7 +246,9 @@ def train_attributes(name: str, spec: dict, crops, cats, colors, seed: int):
     def batch_loss(idx, flip):
         x = x_all[idx].float()
         ls, lc = model(x.flip(-1) if flip else x)
-        return F.cross_entropy(ls, ys[idx]) + F.cross_entropy(lc, yc[idx], ignore_index=-100)
+        # 'none' crops have no color: sum over the others (a batch may hold none of them)
+        color = F.cross_entropy(lc, yc[idx], ignore_index=-100, reduction="sum")
+        return F.cross_entropy(ls, ys[idx]) + color / (yc[idx] >= 0).sum().clamp(min=1)
 
     return _fit(name, model, len(crops), batch_loss, spec["epochs"], seed, batch=2 * BATCH)
 
@@ -269,7 +274,8 @@ def train_text(name: str, spec: dict, images, labels: list[str], seed: int):
         steps = torch.full((len(tgt),), logp.shape[0], dtype=torch.long)
         return F.ctc_loss(logp, flat, steps, lengths, blank=0, zero_infinity=True)
 
-    return _fit(name, model, len(images), batch_loss, spec["epochs"], seed, batch=2 * BATCH)
+    return _fit(name, model, len(images), batch_loss, spec["epochs"], seed, batch=2 * BATCH,
+                lr=spec.get("lr", 3e-3))
 
 
 def export(model, path: Path, input_name: str, shape: tuple, outputs: list[str]) -> None:
@@ -323,9 +329,36 @@ def ocr_entries(out: Path) -> dict:
         path = out / fname
         if not path.exists():
             path = MODELS_DIR / fname
-        entries[name] = {"file": fname, "params": onnx_params(path), "sha256": file_hash(str(path)),
+        entries[name] = {"file": fname, "params": onnx_params(path),
+                         "macs": onnx_macs(path, OCR_SHAPES[name]), "macs_input": list(OCR_SHAPES[name]),
+                         "sha256": file_hash(str(path)),
                          "origin": "rapidocr-onnxruntime 1.4.4 (PaddleOCR PP-OCRv4), Apache-2.0"}
     return entries
+
+
+def onnx_macs(path: Path, shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of the Conv, ConvTranspose, MatMul and Gemm nodes of an ONNX
+    graph for an input of `shape`, with shapes from onnxruntime's symbolic inference."""
+    import onnx
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    m = onnx.load(str(path))
+    for dim, v in zip(m.graph.input[0].type.tensor_type.shape.dim, shape):
+        dim.ClearField("dim_param")
+        dim.dim_value = v
+    m = SymbolicShapeInference.infer_shapes(m, auto_merge=True)
+    dims = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+            for vi in [*m.graph.value_info, *m.graph.input, *m.graph.output]}
+    dims.update({t.name: list(t.dims) for t in m.graph.initializer})
+    dims.update({n.output[0]: list(n.attribute[0].t.dims) for n in m.graph.node if n.op_type == "Constant"})
+    total = 0
+    for n in m.graph.node:
+        if n.op_type in ("Conv", "ConvTranspose"):
+            w, x, y = dims[n.input[1]], dims[n.input[0]], dims[n.output[0]]
+            total += int(np.prod(y if n.op_type == "Conv" else x)) * int(np.prod(w[1:]))
+        elif n.op_type in ("MatMul", "Gemm"):
+            total += int(np.prod(dims[n.output[0]])) * dims[n.input[0]][-1]
+    return total
 
 
 def onnx_params(path: Path) -> int:
