@@ -211,3 +211,34 @@ def run_suite(suite: Suite, pools, settings, queries: list[str] | None = None,
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+# -- documentation -----------------------------------------------------------------------------
+def definitions_table(suite: Suite) -> str:
+    """The markdown table of docs/benchmarks.md for a benchmark (kept equal by a test)."""
+    rare = "positives" if suite.binary else "N/A"
+    head = f"| id | question | kind | sites | {rare} | n | quick_n | seed | label rule |"
+    lines = [head, "|" + "---|" * 9]
+    for q in suite.queries:
+        sites = len(compile_query(q).neural_sites())
+        rule = json.dumps(q.rule, separators=(",", ":")).replace("|", "\\|")
+        lines.append(f"| `{q.id}` | {q.question} | {q.kind} | {sites} | 1 in {q.one_in} | {q.n} | "
+                     f"{q.quick_n} | {q.seed} | `{rule}` |")
+    return "\n".join(lines)
+
+
+def _main(argv: list[str]) -> int:
+    """`python -m fmprog.bench.suites table NAME`: print the definitions table."""
+    if len(argv) != 2 or argv[0] != "table":
+        print("usage: python -m fmprog.bench.suites table binary-vqa|open-vqa", file=sys.stderr)
+        return 2
+    try:
+        print(definitions_table(load_suite(argv[1])))
+    except ValueError as e:
+        print(f"fmprog: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -335,3 +335,13 @@ def test_run_suite_refuses_unknown_queries_naming_the_known_ones(tmp_path):
     settings = BenchSettings(out=tmp_path)
     with pytest.raises(ValueError, match=r"unknown binary-vqa query \['nope'\]; known: \['blue_star', "):
         run_suite(SUITES["binary-vqa"], Pools(fake_pools()), settings, ["blue_star", "nope"])
+
+
+def test_the_docs_list_every_query_as_defined():
+    from fmprog.bench.suites import definitions_table
+
+    docs = (SUITES["binary-vqa"].root.parents[2] / "docs" / "benchmarks.md").read_text()
+    for suite in SUITES.values():
+        assert definitions_table(suite) in docs, (
+            f"docs/benchmarks.md is out of date for {suite.name}: paste the output of "
+            f"`python -m fmprog.bench.suites table {suite.name}`")
