@@ -345,3 +345,16 @@ def test_the_docs_list_every_query_as_defined():
         assert definitions_table(suite) in docs, (
             f"docs/benchmarks.md is out of date for {suite.name}: paste the output of "
             f"`python -m fmprog.bench.suites table {suite.name}`")
+
+
+@pytest.mark.parametrize("suite,q", QUERIES, ids=[f"{s}:{q.id}" for s, q in QUERIES])
+def test_every_recipe_draws_both_classes_with_normalised_labels(suite, q):
+    from fmprog.bench.recipes import draw_item
+
+    spec = SUITES[suite].stream_spec(q)
+    rare = next(i for i in range(q.one_in) if wanted_class(spec, i) == "rare")
+    common = [i for i in range(3) if i != rare][:2]
+    for i in [rare, *common]:
+        _, record, label = draw_item(spec, i, f"images/{i:05d}.png")
+        assert label == L.label(spec.rule, record) == normalise(label)
+        assert (label == spec.rare) == (i == rare), (i, label)
