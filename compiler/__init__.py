@@ -17,6 +17,7 @@ from typing import Callable
 
 import libcst as cst
 
+from . import guard as _guard
 from .diagnostics import CodeRange, Diagnostic
 from .ir import Graph
 from .lower import Lowerer
@@ -49,6 +50,14 @@ class Compilation:
         return [n.meta["site"] for n in self.graph.neural_sites()] if self.graph is not None else []
 
 
+def screen(c: Compilation) -> Compilation:
+    """Refuse, before libcst sees it, a text whose parse would cost out of proportion."""
+    problem = _guard.check(c.source)
+    if problem is not None:
+        c.diagnostics.append(Diagnostic.make("too-complex", problem[1], detail=problem[0]))
+    return c
+
+
 def parse(c: Compilation) -> Compilation:
     try:
         c.source.encode("utf-8")
@@ -63,7 +72,7 @@ def parse(c: Compilation) -> Compilation:
     except (cst.ParserSyntaxError, cst.CSTValidationError) as e:
         c.diagnostics.append(_syntax_error(c.source, e))
     except RecursionError:
-        c.diagnostics.append(Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0)))
+        c.diagnostics.append(_too_deep())
     return c
 
 
@@ -109,6 +118,7 @@ def lint_graph(c: Compilation) -> Compilation:
 
 
 PASSES: list[tuple[str, Callable[[Compilation], Compilation]]] = [
+    ("guard", screen),
     ("parse", parse),
     ("locate", locate),
     ("lower", lower),
@@ -131,8 +141,8 @@ def _run_passes(c: Compilation) -> Compilation:
     for name, run in PASSES:
         try:
             c = run(c)
-        except RecursionError:
-            c.diagnostics.append(Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0)))
+        except (RecursionError, MemoryError):
+            c.diagnostics.append(_too_deep())
         except Exception as e:  # a compiler bug must not reach the user as a traceback
             detail = f"{name}: {type(e).__name__}: {e}"
             c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=detail))
@@ -141,6 +151,10 @@ def _run_passes(c: Compilation) -> Compilation:
             break
     c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))
     return c
+
+
+def _too_deep() -> Diagnostic:
+    return Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0), detail="it nests too deeply for the parser")
 
 
 def _where(e: Exception) -> CodeRange:

@@ -21,6 +21,11 @@ FORBIDDEN = frozenset({
 })
 
 
+# "Did you mean" hints over the program's own names cost a fuzzy match against every
+# name: after this many diagnostics a program gets no more of them.
+HINTED_DIAGNOSTICS = 50
+
+
 class LoweringBase:
     """One program's lowering state. Subclasses add statements, expressions and calls."""
 
@@ -83,8 +88,9 @@ class LoweringBase:
             return self.forbidden_call(node, name)
         if name == "VideoSegment":
             return self.error("video-unsupported", node)
-        visible = [*self.flow.env, *self.dsl.functions, *self.dsl.builtins, "ImagePatch"]
-        suffix = hint(name, visible)
+        suffix = ""
+        if len(self.diagnostics) < HINTED_DIAGNOSTICS:
+            suffix = hint(name, [*self.flow.env, *self.dsl.functions, *self.dsl.builtins, "ImagePatch"])
         if name == "math":
             suffix = "; add `import math` first"
         if name in self.scoped_names:

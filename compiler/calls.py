@@ -28,6 +28,17 @@ def _runs_anyway(t: str, expected: str) -> bool:
     return expected == T.BOOL or (T.is_list(expected) and t == T.STR)
 
 
+def _format_fields(template: str):
+    """The field names of a str.format template, nested ones (in specs) included."""
+    import string
+
+    for _, field, spec, _ in string.Formatter().parse(template):
+        if field is not None:
+            yield field
+        if spec:
+            yield from _format_fields(spec)
+
+
 def _join_all(ts: list[str]) -> str:
     t = ts[0] if ts else T.ANY
     for x in ts[1:]:
@@ -198,6 +209,8 @@ class CallLowering(RegionLowering):
                     f"'{name}' is an ImagePatch method, but this value is a {T.describe(t)}; "
                     "index it or loop over it first"))
             return self.error("unknown-method", node.func, type=cls, name=name, hint=hint(name, list(spec.methods)))
+        if name == "format":
+            self.check_format_fields(node.func.value)
         key_hint = T.elem(t) if name == "sort" else None
         pos, kw = self.arguments(node, key_hint)
         if not self.check_call(node, sig, pos, kw):
@@ -205,6 +218,21 @@ class CallLowering(RegionLowering):
         rule = RULES.get(sig.returns)
         rt = rule([t]) if rule else T.from_annotation(sig.returns)
         return self.pure(node, "method:" + name, [(recv, t), *pos], kw), rt
+
+    def check_format_fields(self, receiver: cst.BaseExpression) -> None:
+        """`'{0.__class__}'.format(x)` reads attributes of its arguments: refused when the
+        template is a literal (a computed one is checked at run time)."""
+        if not isinstance(receiver, cst.SimpleString):
+            return
+        try:
+            template = receiver.evaluated_value
+            fields = list(_format_fields(str(template)))
+        except (ValueError, SyntaxError):
+            return  # a malformed template fails at run time, as in Python
+        for field in fields:
+            if "." in field or "[" in field:
+                self.report("format-lookup", receiver, field=field)
+                return
 
     # -- emitting ------------------------------------------------------------------------
     def pure(self, node: cst.Call, target: str, pos, kw) -> int:
