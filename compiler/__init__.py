@@ -60,7 +60,7 @@ def screen(c: Compilation) -> Compilation:
 
 def parse(c: Compilation) -> Compilation:
     try:
-        c.source.encode("utf-8")
+        c.source.isascii() or c.source.encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate: no parser can read it
         line = c.source.count("\n", 0, e.start) + 1
         col = e.start - (c.source.rfind("\n", 0, e.start) + 1)

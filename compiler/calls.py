@@ -11,6 +11,7 @@ import libcst as cst
 
 from . import types as T
 from .diagnostics import hint
+from . import opset as P
 from .ir import Op
 from .regions import RegionLowering
 
@@ -37,6 +38,19 @@ def _format_fields(template: str):
             yield field
         if spec:
             yield from _format_fields(spec)
+
+
+_EXPECTED: dict[int, tuple] = {}
+
+
+def _expected(sig) -> tuple[list, dict]:
+    """A signature's (param, expected type) pairs, positional and by name, computed once."""
+    found = _EXPECTED.get(id(sig))
+    if found is None or found[0] is not sig:
+        pairs = [(p, T.from_annotation(p.type)) for p in sig.params]
+        positional = [pair for pair in pairs if pair[0] in sig.shape[1]]
+        found = _EXPECTED[id(sig)] = (sig, positional, {p.name: (p, e) for p, e in pairs})
+    return found[1], found[2]
 
 
 def _join_all(ts: list[str]) -> str:
@@ -68,7 +82,7 @@ class CallLowering(RegionLowering):
         if t in T.SCALAR or t in (T.STR, T.PATCH, T.IMAGE) or T.is_list(t):
             return self.error("not-callable", node, type=f"'{T.describe(t)}'")
         pos, kw = self.arguments(node)
-        return self.emit(Op.PURE, "call_value", node, (callee, *[v for v, _ in pos]),
+        return self.emit(Op.PURE, P.CALL_VALUE, node, (callee, *[v for v, _ in pos]),
                          [(k, v) for k, (v, _) in kw]), T.ANY
 
     def arguments(self, node: cst.Call, key_hint: str | None = None):
@@ -91,15 +105,16 @@ class CallLowering(RegionLowering):
         if problem:
             self.report("arity", node, detail=problem)
             return False
-        bound = list(zip(sig.shape[1], (t for _, t in pos)))
-        by_name = {p.name: p for p in sig.params}
-        bound += [(by_name[k], t) for k, (_, t) in kw if k in by_name]
-        for p, t in bound:
-            expected = T.from_annotation(p.type)
-            if not T.may_be(t, expected) and _runs_anyway(t, expected):
+        positional, by_name = _expected(sig)
+        bound = [(p, e, t) for (p, e), (_, t) in zip(positional, pos) if t != T.ANY]
+        bound += [(*by_name[k], t) for k, (_, t) in kw if k in by_name and t != T.ANY]
+        for p, expected, t in bound:
+            if T.may_be(t, expected):
+                continue
+            if _runs_anyway(t, expected):
                 self.report("suspicious-argument", node, name=sig.name, param=p.name,
                             expected=T.describe(expected), got=T.describe(t))
-            elif not T.may_be(t, expected):
+            else:
                 self.report("type-error", node, detail=(
                     f"{sig.name}() argument '{p.name}' must be {T.describe(expected)}, not {T.describe(t)}"))
                 return False
@@ -112,7 +127,7 @@ class CallLowering(RegionLowering):
         if name == "ImagePatch":
             pos, kw = self.arguments(node)
             self.check_call(node, self.dsl.patch.init, pos, kw)
-            return self.pure(node, "dsl:ImagePatch", pos, kw), T.PATCH
+            return self.pure(node, P.IMAGE_PATCH, pos, kw), T.PATCH
         sig = self.dsl.functions.get(name)
         if sig is not None:
             pos, kw = self.arguments(node)
@@ -120,7 +135,7 @@ class CallLowering(RegionLowering):
                 return self.placeholder(node)
             if sig.neural:
                 return self.neural(node, sig, name, None, pos, kw)
-            return self.pure(node, "dsl:" + sig.canonical, pos, kw), T.from_annotation(sig.returns)
+            return self.pure(node, P.DSL + sig.canonical, pos, kw), T.from_annotation(sig.returns)
         sig = self.dsl.builtins.get(name)
         if sig is not None:
             return self.call_builtin(node, sig)
@@ -142,7 +157,7 @@ class CallLowering(RegionLowering):
                 self.length_checked.add(arg.value)
         rule = RULES.get(sig.returns)
         t = rule([t for _, t in pos]) if rule else T.from_annotation(sig.returns)
-        return self.pure(node, "builtin:" + name, pos, kw), t
+        return self.pure(node, P.BUILTIN + name, pos, kw), t
 
     def call_math(self, node: cst.Call, name: str):
         if not self.math_imported:
@@ -155,7 +170,7 @@ class CallLowering(RegionLowering):
         pos, kw = self.arguments(node)
         if not self.check_call(node, sig, pos, kw):
             return self.placeholder(node)
-        return self.pure(node, "math:" + name, pos, kw), T.from_annotation(sig.returns)
+        return self.pure(node, P.MATH + name, pos, kw), T.from_annotation(sig.returns)
 
     # -- methods -----------------------------------------------------------------------
     def call_method(self, node: cst.Call, receiver, name: str):
@@ -174,7 +189,7 @@ class CallLowering(RegionLowering):
                 return self.placeholder(node)
             if sig.neural:
                 return self.neural(node, sig, name, recv, pos, kw)
-            return self.pure(node, "method:" + name, [(recv, t), *pos], kw), T.from_annotation(sig.returns)
+            return self.pure(node, P.METHOD + name, [(recv, t), *pos], kw), T.from_annotation(sig.returns)
         if cls is not None:
             return self.value_method(node, recv, t, cls, name)
         if t == T.ANY:
@@ -185,7 +200,7 @@ class CallLowering(RegionLowering):
             sig = self.dsl.types[owners[0]].methods[name]
             rule = RULES.get(sig.returns)
             rt = T.ANY if len(owners) > 1 or rule else T.from_annotation(sig.returns)
-            return self.pure(node, "method:" + name, [(recv, t), *pos], kw), rt
+            return self.pure(node, P.METHOD + name, [(recv, t), *pos], kw), rt
         suffix = f"; did you mean ImagePatch(image).{name}(...)?" if t == T.IMAGE and name in patch.methods else ""
         return self.error("unknown-method", node.func, type=f"'{T.describe(t)}'", name=name, hint=suffix)
 
@@ -217,7 +232,7 @@ class CallLowering(RegionLowering):
             return self.placeholder(node)
         rule = RULES.get(sig.returns)
         rt = rule([t]) if rule else T.from_annotation(sig.returns)
-        return self.pure(node, "method:" + name, [(recv, t), *pos], kw), rt
+        return self.pure(node, P.METHOD + name, [(recv, t), *pos], kw), rt
 
     def check_format_fields(self, receiver: cst.BaseExpression) -> None:
         """`'{0.__class__}'.format(x)` reads attributes of its arguments: refused when the

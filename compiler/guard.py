@@ -32,8 +32,13 @@ class Limits:
     max_tokens: int = 20_000  # tokens, comments and line breaks
     max_brackets: int = 100  # nested (, [, { (Python's own parser stops at 200)
     max_depth: int = 200  # estimated nesting of the syntax tree (brackets, blocks, operator chains)
+    # A text this short, with at most max_brackets brackets, cannot nest deep enough to hurt
+    # (measured: at worst 0.5 s and 170 MB, for 99 brackets around 700 unary minuses): not scanned.
+    short_text: int = 1000
 
     def __post_init__(self):
+        if self.short_text < 0:
+            raise ValueError(f"guard limit short_text must be at least 0, got {self.short_text}")
         for name in ("max_chars", "max_tokens", "max_brackets", "max_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"guard limit {name} must be at least 1, got {getattr(self, name)}")
@@ -222,10 +227,80 @@ def _next_brace(text: str, pos: int, end: int) -> int:
     return b if a < 0 else (a if b < 0 else min(a, b))
 
 
+# -- a quicker bound, for the common case -----------------------------------------------------------
+# The scan above costs about a tenth of a libcst parse; most programs are cleared for about a
+# fiftieth. Reduced to the characters that can deepen the tree (operators, brackets, quotes, and
+# the spaces that separate keywords), with string literals and comments blanked out, a program
+# whose brackets all close on the line they open on resets its nesting at every line, and no
+# line nests deeper than its count of such characters (a keyword like `not(` can share its
+# separator with a bracket: at most half as deep again). Texts the bound does not cover
+# (backslashes, triple quotes, a stray closing bracket) take the scan.
+_KEEP = "+-*/%&|^@~<>=.:!'\"# \n([{)]}"
+_LEVELS = str.maketrans({**{chr(i): None for i in range(128) if chr(i) not in _KEEP + "\t\f"},
+                         **{c: "(" for c in "[{"}, **{c: ")" for c in "]}"}, "\t": " ", "\f": " "})
+_BLANK = re.compile(r"""'[^'\n]*'|"[^"\n]*"|#[^\n]*""")
+_BRACKETS = str.maketrans({c: None for c in _KEEP if c not in "()\n"})
+
+
+def _maybe_fstring(t: str) -> bool:
+    """Could the text hold an f-string? (a few substring tests: 2x faster than a regex)"""
+    if "f'" in t or 'f"' in t or "F'" in t or 'F"' in t:
+        return True
+    raw = "r'" in t or 'r"' in t or "R'" in t or 'R"' in t
+    return raw and ("fr" in t or "fR" in t or "Fr" in t or "FR" in t)
+
+
+def _quick_ok(text: str, limits: Limits) -> bool:
+    """True only when the text is certainly within the limits (False: run the scan)."""
+    if len(text) <= limits.short_text and text.count("(") + text.count("[") + text.count("{") <= limits.max_brackets:
+        return True
+    if len(text) > limits.max_tokens or "\\" in text or "'''" in text or '"""' in text:
+        return False
+    if not text.isascii():  # only names and strings hold other characters: keep the text fast to scan
+        text = text.encode("ascii", "replace").decode("ascii")
+    if _maybe_fstring(text):  # keep f-strings, whose fields are code: blank the others
+        levels = _BLANK.sub(lambda m: _keep_fstring(text, m), text).translate(_LEVELS)
+    else:
+        levels = _BLANK.sub("''", text.translate(_LEVELS))
+    brackets = levels.translate(_BRACKETS)
+    for _ in range(limits.max_brackets):
+        if "()" not in brackets:
+            break
+        brackets = brackets.replace("()", "")
+    if not brackets.strip("\n"):  # every bracket closes on its line
+        deepest = max(map(len, levels.split("\n")))
+    else:
+        deepest = _deepest_across_lines(levels, brackets)
+    return deepest + text.count("elif") <= min(limits.max_brackets, limits.max_depth // 2)
+
+
+def _keep_fstring(text: str, m: re.Match) -> str:
+    start = m.start()
+    return m.group() if text[max(0, start - 2):start].lower().endswith(("f", "fr", "rf")) else "''"
+
+
+def _deepest_across_lines(levels: str, brackets: str) -> int:
+    """The bound when brackets span lines: a line's count carries on while one is open.
+    `brackets` holds, per line, what is left unpaired: closing ones, then opening ones."""
+    worst = carry = depth = 0
+    for line, rest in zip(levels.split("\n"), brackets.split("\n")):
+        closing = len(rest) - len(rest.lstrip(")"))
+        if closing > depth:
+            return 1 << 30  # a stray closing bracket: leave it to the scan
+        depth += len(rest) - 2 * closing
+        code = line.lstrip(" ")
+        total = (carry or len(line) - len(code)) + len(code)  # a statement starts at its indentation
+        worst = max(worst, total)
+        carry = total if depth else 0
+    return worst
+
+
 def check(text: str, limits: Limits = LIMITS) -> tuple[str, CodeRange] | None:
     """None when the text is within the limits, else (why, where)."""
     if len(text) > limits.max_chars:
         return f"it is {len(text)} characters long (the limit is {limits.max_chars})", CodeRange(1, 0, 1, 0)
+    if _quick_ok(text, limits):
+        return None
     scan = _Scan(text, limits)
     try:
         scan.run(0, len(text))

@@ -15,6 +15,7 @@ import libcst as cst
 
 from . import types as T
 from .expr import ExprLowering, _binop_type
+from . import opset as P
 from .ir import Op
 from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
 
@@ -204,7 +205,7 @@ class Lowerer(ExprLowering):
             self.report("type-error", small, detail=(
                 f"unsupported operand types for {op}=: '{T.describe(t)}' and '{T.describe(tv)}'"))
             rt = T.ANY
-        r = self.emit(Op.PURE, "inplace:" + op, small, (cur, v))
+        r = self.emit(Op.PURE, P.INPLACE[op], small, (cur, v))
         self.bind_target(target, r, rt)
 
     def small_Return(self, small: cst.Return) -> None:
@@ -229,7 +230,7 @@ class Lowerer(ExprLowering):
         args = [self.expr(small.test)[0]]
         if small.msg is not None:
             args.append(self.expr(small.msg)[0])
-        self.emit(Op.PURE, "assert", small, args)
+        self.emit(Op.PURE, P.ASSERT, small, args)
 
     def small_Import(self, small: cst.Import) -> None:
         for alias in small.names:
@@ -338,15 +339,15 @@ class Lowerer(ExprLowering):
 
     def after_loop(self, stmt, loop: int, carried, inits, frame: Frame, exit_types) -> None:
         for name, init in zip(carried, inits):
-            v = self.emit(Op.PURE, "project", stmt, (loop,), key="carry:" + name)
+            v = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="carry:" + name)
             out = exit_types.get(name, init.type)
             t = out if init.type == T.UNBOUND else T.join(init.type, out)
             self.flow.env[name] = Binding(v, t, maybe_unbound=init.maybe_unbound)
         if frame.returns:
-            flag = self.emit(Op.PURE, "project", stmt, (loop,), key="returned")
+            flag = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="returned")
             rb = self.emit(Op.BRANCH, "loop-return", stmt, (flag,))
             self.flow.guard += ((rb, True),)
-            value = self.emit(Op.PURE, "project", stmt, (loop,), key="retval")
+            value = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="retval")
             t = T.ANY
             self.frame.returns.append((self.flow.guard, value, t))
             self.flow.guard = self.flow.guard[:-1] + ((rb, False),)
@@ -355,7 +356,7 @@ class Lowerer(ExprLowering):
         if not frame.breaks:
             self.block(stmt.orelse.body)
             return
-        flag = self.emit(Op.PURE, "project", stmt, (loop,), key="broke")
+        flag = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="broke")
         kb = self.emit(Op.BRANCH, "loop-break", stmt, (flag,))
         entry = self.flow
         other = self.branch(entry.fork((kb, False)), stmt.orelse.body)

@@ -14,6 +14,7 @@ import libcst as cst
 
 from . import types as T
 from .base import LoweringBase
+from . import opset as P
 from .ir import Guard, Op
 from .scope import Binding, Flow, Frame
 
@@ -105,9 +106,9 @@ class RegionLowering(LoweringBase):
             if any(isinstance(e, cst.StarredElement) for e in elements):
                 self.unsupported(target, "starred assignment")
                 return
-            whole = self.emit(Op.PURE, "unpack", target, (value,), n=len(elements))
+            whole = self.emit(Op.PURE, P.UNPACK, target, (value,), n=len(elements))
             for i, el in enumerate(elements):
-                part = self.emit(Op.PURE, "item", el, (whole,), index=i)
+                part = self.emit(Op.PURE, P.ITEM, el, (whole,), index=i)
                 self.bind_target(el.value, part, T.ANY, scoped)
         elif isinstance(target, cst.Subscript) and not scoped:
             obj, _ = self.expr(target.value)
@@ -115,7 +116,7 @@ class RegionLowering(LoweringBase):
                 self.unsupported(target, "assignment to a slice")
                 return
             index, _ = self.expr(target.slice[0].slice.value)
-            self.emit(Op.PURE, "setitem", target, (obj, index, value))
+            self.emit(Op.PURE, P.SETITEM, target, (obj, index, value))
         elif isinstance(target, cst.Attribute):
             self.report("assign-target", target, what=f"the attribute '{target.attr.value}'")
         else:
@@ -124,7 +125,7 @@ class RegionLowering(LoweringBase):
     # -- joins ---------------------------------------------------------------------------
     def any_path(self, paths: list[Guard], node: cst.CSTNode) -> int:
         """A bool node: does any of `paths` (guards relative to this region) hold?"""
-        return self.emit(Op.PURE, "any_path", node, paths=[tuple(p) for p in paths])
+        return self.emit(Op.PURE, P.ANY_PATH, node, paths=[tuple(p) for p in paths])
 
     def unbound(self, name: str, node: cst.CSTNode) -> Binding:
         guard, self.flow.guard = self.flow.guard, ()

@@ -15,6 +15,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fmprog.compiler import compile_source
 from fmprog.compiler.guard import Limits, check
@@ -89,6 +91,9 @@ def test_guard_limits_are_validated_settings():
     assert check(ret("[[1]]"), Limits(max_brackets=2)) is None
     why, where = check(ret("[[[1]]]"), Limits(max_brackets=2))
     assert why == "brackets nested more than 2 deep" and (where.line, where.col) == (2, 13)
+    assert check(ret("-" * 50 + "1"), Limits(max_depth=20)) is None  # short: not scanned
+    why, _ = check(ret("-" * 50 + "1"), Limits(max_depth=20, short_text=0))
+    assert why.startswith("more than 20 levels of nesting")
     with pytest.raises(ValueError, match="max_depth must be at least 1"):
         Limits(max_depth=0)
 
@@ -135,3 +140,33 @@ def test_format_lookups_refused_at_check_time(template):
 
 def test_plain_format_fields_pass():
     assert compile_source(ret("'{} {0} {name:>3} {{x.y}}'.format(1, name=2)")).ok
+
+
+# -- the guard's quick bound never clears what its scan would refuse -------------------------------
+ATOMS = ["x", "1", "'('", "')'", '"]["', "f'{x}'", "f'{(x)}'", "x.y", "# ((\n"]
+PREFIXES = ["-", "not ", "not(", "~", "lambda:", "await "]
+INFIXES = [" + ", "-", " and ", " if x else ", "*", ".", " in ", "<", "if(x)else"]
+
+
+def _bracketed(inner):
+    return st.tuples(st.sampled_from(["()", "[]", "{}"]), st.sampled_from(["", "\n", "\n  "]), inner).map(
+        lambda t: t[0][0] + t[1] + t[2] + t[1] + t[0][1])
+
+
+EXPRESSIONS = st.recursive(st.sampled_from(ATOMS), lambda inner: st.one_of(
+    _bracketed(inner),
+    st.tuples(st.sampled_from(PREFIXES), inner).map(lambda t: t[0] + (f"({t[1]})" if t[0].endswith("(") else t[1])),
+    st.tuples(inner, st.sampled_from(INFIXES), inner).map("".join)), max_leaves=80)
+LINES = st.tuples(st.integers(0, 4), st.sampled_from(["", "if ", "elif ", "x = ", "return "]), EXPRESSIONS).map(
+    lambda t: "    " * t[0] + t[1] + t[2] + (":" if t[1] in ("if ", "elif ") else ""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINES, min_size=1, max_size=6), st.integers(2, 30))
+def test_quick_bound_is_an_upper_bound(lines, depth):
+    from fmprog.compiler.guard import _quick_ok
+
+    limits = Limits(max_depth=depth * 2, max_brackets=depth, short_text=0)
+    text = "\n".join(lines) + "\n"
+    if _quick_ok(text, limits):
+        assert check(text, limits) is None, text

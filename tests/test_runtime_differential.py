@@ -168,14 +168,17 @@ def execute_command(image):
 
 
 def test_format_cannot_reach_attributes():
+    assert [d.code for d in compile_source('def execute_command(image):\n    return "{0.__class__}".format(image)\n')
+            .diagnostics] == ["format-lookup"]  # a literal template: refused at check time
     src = '''
 def execute_command(image):
-    return "{0.__class__}".format(image)
+    template = "{0.__class__}"
+    return template.format(image)
 '''
     c = compile_source(src)
     with pytest.raises(ProgramError) as e:
         FixedInterpreter(c.graph, {}).run({"image": IMAGES[0]})
-    assert e.value.kind == "ValueError"
+    assert e.value.kind == "ValueError" and e.value.range.line == 4
 
 
 def test_runtime_tables_match_the_dsl():
