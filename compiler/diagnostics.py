@@ -67,6 +67,8 @@ CODES: dict[str, tuple[str, str]] = {
     "unused-result": (WARNING, "the result of {name}() is discarded"),
     # dry-run findings (fmprog check --dry-run)
     "dry-run": (ERROR, "{kind} on some model outcomes: {detail} (when {path})"),
+    "dry-run-incomplete": (WARNING, "the dry run stopped after {paths} paths, at its budget of {limit}: "
+                                    "outcomes beyond them were not tried"),
     # the compiler itself
     "internal": (ERROR, "internal compiler error: {detail}"),
 }

@@ -26,6 +26,7 @@ class Cost(str, enum.Enum):
     MUL = "mul"  # *: repetition, or integer product
     POW = "pow"  # **
     SHIFT = "shift"  # <<
+    ROUND = "round"  # round(): an integer rounded to -n digits computes 10 ** n
     ARITH = "arith"  # other arithmetic and set algebra: no bigger than its operands together
     MOD = "mod"  # %: printf formatting of a str, else arithmetic
     UNION = "union"  # grows to at most all its arguments together (extend, update, union)
@@ -103,7 +104,7 @@ BUILTIN_COSTS = {
     "len": Cost.SMALL, "min": Cost.SCAN, "max": Cost.SCAN, "sorted": Cost.COPY, "sum": Cost.SUM,
     "abs": Cost.SMALL, "any": Cost.SCAN, "all": Cost.SCAN, "enumerate": Cost.SMALL, "range": Cost.SMALL,
     "zip": Cost.SMALL, "int": Cost.SMALL, "float": Cost.SMALL, "str": Cost.TEXT, "bool": Cost.SMALL,
-    "list": Cost.COPY, "set": Cost.COPY, "dict": Cost.COPY, "tuple": Cost.COPY, "round": Cost.SMALL,
+    "list": Cost.COPY, "set": Cost.COPY, "dict": Cost.COPY, "tuple": Cost.COPY, "round": Cost.ROUND,
     "next": Cost.SMALL, "reversed": Cost.SMALL, "isinstance": Cost.SMALL, "print": Cost.SMALL,
     "filter": Cost.SMALL, "map": Cost.SMALL,  # lazy: whoever consumes them pays
 }

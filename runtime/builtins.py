@@ -2,20 +2,24 @@
 
 Each table's keys must equal the names declared in grammars/ (tests check it), so the
 checker and the runtime cannot drift apart. Nothing here gives a program a way to reach
-code: `.format` refuses attribute and index lookups, and `range` is size-bounded.
+code: `.format` refuses attribute and index lookups, and `range` is size-bounded (the other
+bounds are runtime.limits' accounting around each call).
 """
 
 from __future__ import annotations
 
 import builtins as py
+import functools
 import math
 import re
 import string
 from typing import Any
 
-from .values import ImagePatch
+from .errors import ResourceLimit
+from .limits import LIMITS
+from .values import FunctionValue, ImagePatch
 
-MAX_RANGE = 1_000_000
+MAX_RANGE = LIMITS.max_items
 
 
 def bool_to_yesno(bool_answer) -> str:
@@ -54,8 +58,17 @@ def coerce_to_numeric(string_: Any, no_string: bool = False) -> float:
 def safe_range(*args):
     r = py.range(*args)
     if len(r) > MAX_RANGE:
-        raise ValueError(f"range of {len(r)} items is over the limit of {MAX_RANGE}")
+        raise ResourceLimit("ResourceLimit", f"a range of {len(r)} items is over the limit of {MAX_RANGE} (max_items)")
     return r
+
+
+def safe_isinstance(obj, class_or_tuple) -> bool:
+    """isinstance, where the classes may be function values (`isinstance(x, (list, str))`)."""
+    if isinstance(class_or_tuple, tuple):
+        class_or_tuple = tuple(c.fn if isinstance(c, FunctionValue) else c for c in class_or_tuple)
+    elif isinstance(class_or_tuple, FunctionValue):
+        class_or_tuple = class_or_tuple.fn
+    return py.isinstance(obj, class_or_tuple)
 
 
 def safe_print(*args, **kwargs) -> None:
@@ -75,6 +88,7 @@ BUILTINS = {name: getattr(py, name) for name in (
     "isinstance", "filter", "map")}
 BUILTINS["range"] = safe_range
 BUILTINS["print"] = safe_print
+BUILTINS["isinstance"] = safe_isinstance
 
 MATH = {name: getattr(math, name) for name in (
     "sqrt", "floor", "ceil", "fabs", "hypot", "atan2", "atan", "degrees", "radians", "exp",
@@ -94,6 +108,21 @@ _FORMATTER = _SafeFormatter()
 
 def safe_format(template: str, *args, **kwargs) -> str:
     return _FORMATTER.format(template, *args, **kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def patch_attributes() -> frozenset[str]:
+    """The ImagePatch attributes a program may read: those viper.pyi declares."""
+    from fmprog.grammars import dsl
+
+    return frozenset(dsl.load().patch.attributes)
+
+
+def canonical(name: str) -> str:
+    """A DSL function's canonical name (`to_numeric` -> `coerce_to_numeric`)."""
+    from fmprog.grammars import dsl
+
+    return dsl.load().functions[name].canonical
 
 
 def _value_methods(names: set[str], cls: type) -> dict[str, Any]:

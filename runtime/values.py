@@ -8,7 +8,7 @@ image with y growing upwards, so `lower` is the bottom edge. Arrays are stored t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -110,3 +110,26 @@ class LoopResult:
         if key.startswith("carry:"):
             return self.carry[key[6:]]
         return getattr(self, key)
+
+
+class FunctionValue:
+    """A builtin or DSL function used as a value (`key=len`, `map(str, xs)`): each call counts as
+    an iteration and is accounted as a direct call would be, whoever makes it (map, sorted).
+    It compares, hashes and prints as the function itself."""
+
+    __slots__ = ("fn", "call")
+
+    def __init__(self, fn: Callable, call: Callable):
+        self.fn, self.call = fn, call
+
+    def __call__(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def __eq__(self, other):
+        return self.fn == (other.fn if isinstance(other, FunctionValue) else other)
+
+    def __hash__(self):
+        return hash(self.fn)
+
+    def __repr__(self):
+        return repr(self.fn)
