@@ -18,6 +18,7 @@ class Cost(str, enum.Enum):
     """How an op's time and memory are bounded at run time."""
 
     SMALL = "small"  # constant time, a result no bigger than a constant or than an argument
+    INDEX = "index"  # x[i]: constant time, but an image array indexed by a list is copied
     SCAN = "scan"  # time linear in an argument's size, no new storage (x in xs, str.count, sort)
     GROW = "grow"  # adds one item to a container in place (append, add, setitem)
     COPY = "copy"  # a result about the size of its first argument (sorted, str.lower, slices)
@@ -64,7 +65,7 @@ BUILTIN, METHOD, MATH, DSL = "builtin:", "method:", "math:", "dsl:"
 
 FIXED = (
     PureOp(ATTR, Cost.SMALL, (1, 1), ("name",)),
-    PureOp(GETITEM, Cost.SMALL, (2, 2)),
+    PureOp(GETITEM, Cost.INDEX, (2, 2)),
     PureOp(SLICE, Cost.COPY, (4, 4)),
     PureOp(SETITEM, Cost.GROW, (3, 3)),
     PureOp(UNPACK, Cost.SMALL, (1, 1), ("n",)),
@@ -72,10 +73,10 @@ FIXED = (
     PureOp(PROJECT, Cost.SMALL, (1, 1), ("key",)),
     PureOp(LOAD, Cost.SMALL, (1, 1), ("name",)),
     PureOp(ASSERT, Cost.SMALL, (1, 2)),
-    PureOp(LIST, Cost.SMALL, (0, None)),  # displays: as many items as the source writes
-    PureOp(TUPLE, Cost.SMALL, (0, None)),
-    PureOp(SET, Cost.SMALL, (0, None)),
-    PureOp(DICT, Cost.SMALL, (0, None)),
+    PureOp(LIST, Cost.COPY, (0, None)),  # displays: as many items as the source writes, run again in loops
+    PureOp(TUPLE, Cost.COPY, (0, None)),
+    PureOp(SET, Cost.COPY, (0, None)),
+    PureOp(DICT, Cost.COPY, (0, None)),
     PureOp(FORMAT, Cost.FORMAT, (0, None), ("parts",)),
     PureOp(FN, Cost.SMALL, (0, 0), ("name",)),
     PureOp(CALL_VALUE, Cost.SMALL, (1, None)),  # the callee accounts for itself

@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from numpy import ndarray
+
 from fmprog.backends.base import Backend, BackendError
 from fmprog.compiler.ir import Graph, Node, Op
 
@@ -139,7 +141,10 @@ class Interpreter:
             return any(self.holds(p, env) for p in node.meta["paths"])
         args, kwargs = self.args(node, env)
         try:
-            return self.impl[node.id](*args, **kwargs)
+            value = self.impl[node.id](*args, **kwargs)
+            if type(value) is ndarray:  # an image array made by arithmetic on arrays: counted too
+                self.meter.array(value)
+            return value
         except ProgramError as e:
             if e.range is None:  # a bound crossed inside the op: it is this node's
                 e.range = node.range

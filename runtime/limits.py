@@ -48,12 +48,13 @@ LIMITS = Limits()
 class Meter:
     """One run's counters and the checks against its bounds."""
 
-    __slots__ = ("limits", "max_iterations", "time_limit", "deadline", "iterations", "bytes", "work")
+    __slots__ = ("limits", "max_iterations", "time_limit", "deadline", "iterations", "bytes", "work", "arrays")
 
     def __init__(self, limits: Limits, max_iterations: int, time_limit: float | None):
         self.limits, self.max_iterations, self.time_limit = limits, max_iterations, time_limit
         self.deadline = time.monotonic() + time_limit if time_limit else None
         self.iterations = self.bytes = self.work = 0
+        self.arrays: set[int] = set()  # ids of the image arrays already seen (inputs, results)
 
     def tick(self, where=None) -> None:
         """One iteration: a loop body, a comprehension item, a lambda or function value call."""
@@ -110,6 +111,20 @@ class Meter:
             raise ResourceLimit("ResourceLimit", f"a value that would print as about {chars} characters, its "
                                                  f"shared parts repeated, is over the limit of {self.limits.max_bytes} "
                                                  "(max_bytes)")
+
+    def array(self, a) -> None:
+        """An image array an op returned: a new one (not a view of another) is charged once."""
+        key = id(a)
+        if key not in self.arrays:
+            self.arrays.add(key)
+            if a.base is None:
+                self.array_bytes(a.nbytes)
+
+    def array_bytes(self, nbytes: int) -> None:
+        if nbytes > self.limits.max_bytes:
+            raise ResourceLimit("ResourceLimit", f"an array of {nbytes} bytes is over the limit of "
+                                                 f"{self.limits.max_bytes} (max_bytes)")
+        self.charge(nbytes)
 
     def value(self, v: Any) -> None:
         """Check and charge a value already built (when its size could not be known before)."""
@@ -251,6 +266,23 @@ def printf_size(meter: Meter, template: str, args: Any) -> int:
 
 # -- the accounting of each Cost ---------------------------------------------------------------------
 Account = Callable[[Meter, Callable, tuple, dict], Any]
+
+
+def _index(m: Meter, fn, args, kwargs):
+    obj, index = args
+    if type(obj).__name__ == "ndarray" and not isinstance(index, (int, slice)):
+        m.array_bytes(_fancy_bytes(obj, index))  # an index by lists copies: bound it first
+    return fn(obj, index)
+
+
+def _fancy_bytes(a, index) -> int:
+    """An upper bound of the bytes of a[index]: each index part taken as an outer product."""
+    parts = index if type(index) is tuple else (index,)
+    n = a.itemsize
+    for i, dim in enumerate(a.shape):
+        part = parts[i] if i < len(parts) else None
+        n *= len(part) if hasattr(part, "__len__") else (1 if type(part) is int else dim)
+    return n
 
 
 def _scan(m: Meter, fn, args, kwargs):
@@ -424,6 +456,7 @@ def _template(m: Meter, fn, args, kwargs):
 
 ACCOUNTS: dict[Cost, Account | None] = {
     Cost.SMALL: None,  # no accounting: the op runs as it is
+    Cost.INDEX: _index,
     Cost.SCAN: _scan,
     Cost.GROW: _grow,
     Cost.COPY: _copy,

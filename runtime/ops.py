@@ -132,8 +132,12 @@ def function_value(name: str, meter_of: Callable[[], Meter]) -> Any:
     accounted = metered(registry()[target].cost, fn, meter_of)
 
     def call(*args, **kwargs):
-        meter_of().tick()
-        return accounted(*args, **kwargs)
+        meter = meter_of()
+        meter.tick()
+        value = accounted(*args, **kwargs)
+        if type(value).__name__ == "ndarray":
+            meter.array(value)
+        return value
 
     return FunctionValue(fn, call)
 

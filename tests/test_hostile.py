@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -170,3 +171,121 @@ def test_quick_bound_is_an_upper_bound(lines, depth):
     text = "\n".join(lines) + "\n"
     if _quick_ok(text, limits):
         assert check(text, limits) is None, text
+
+
+# -- run time: (body, kind, line, words of the message) ------------------------------------------
+RUN_BOMBS = {
+    "map-lambda": ("return sum(map(lambda i: 1, range(10**6)))", "IterationLimit", 2, "more than 10000 iterations"),
+    "nested-map": ("return sum(map(lambda i: sum(map(lambda j: 1, range(1000))), range(1000)))",
+                   "IterationLimit", 2, "max_iterations"),
+    "sorted-key": ("return sorted(range(10**6), key=lambda i: -i)[0]", "IterationLimit", 2, "max_iterations"),
+    "min-key": ("return min(range(10**6), key=lambda i: i)", "IterationLimit", 2, "max_iterations"),
+    "filter-lambda": ("return len(list(filter(lambda i: i % 2, range(10**6))))", "IterationLimit", 2, "max_iterations"),
+    "map-builtin": ("return sum(map(abs, range(10**6)))", "IterationLimit", 2, "max_iterations"),
+    "genexp": ("return sum(i for i in range(10**6))", "IterationLimit", 2, "max_iterations"),
+    "while": ("n = 0\n    while True:\n        n += 1", "IterationLimit", 3, "max_iterations"),
+    "bigint-square": ("x = 10**10000\n    for i in range(100):\n        x = x * x\n    return 1", "ResourceLimit", 4,
+                      "an integer of about 132878 bits is over the limit of 100000 (max_int_bits)"),
+    "bigint-power": ("return (10**10000) ** 10000", "ResourceLimit", 2, "max_int_bits"),
+    "shift": ("return 1 << 10**9", "ResourceLimit", 2, "max_int_bits"),
+    "round": ("return round(5, -10**8)", "ResourceLimit", 2, "max_int_bits"),
+    "format-width": ("return '{:>1000000000}'.format(1)", "ResourceLimit", 2,
+                     "format width or precision 1000000000 is over the limit of 1000000 characters (max_str)"),
+    "format-nested-width": ("return '{:>{w}}'.format(1, w=10**9)", "ResourceLimit", 2, "max_str"),
+    "fstring-width": ("x = 1\n    return f'{x:>1000000000}'", "ResourceLimit", 3, "max_str"),
+    "printf-width": ("return '%1000000000d' % 5", "ResourceLimit", 2, "max_str"),
+    "printf-star": ("return '%*d' % (10**9, 5)", "ResourceLimit", 2, "max_str"),
+    "double-str": ("x = 'ab'\n    for i in range(100):\n        x = x + x\n    return x", "ResourceLimit", 4,
+                   "a string of 1048576 characters is over the limit of 1000000 (max_str)"),
+    "double-list": ("x = [1]\n    for i in range(100):\n        x.extend(x)\n    return x", "ResourceLimit", 4,
+                    "a container of 1048576 items is over the limit of 1000000 (max_items)"),
+    "double-inplace": ("x = [1]\n    for i in range(100):\n        x += x\n    return x", "ResourceLimit", 4, "max_items"),
+    "double-join": ("x = 'ab'\n    for i in range(100):\n        x = x.join([x, x])\n    return x", "ResourceLimit", 4,
+                    "max_str"),
+    "double-replace": ("x = 'ab'\n    for i in range(100):\n        x = x.replace('a', x)\n    return x",
+                       "ResourceLimit", 4, "max_str"),
+    "repeat-str": ("return 'a' * 10**10", "ResourceLimit", 2, "a string of 10000000000 characters"),
+    "repeat-list": ("return [0] * 10**10", "ResourceLimit", 2, "a container of 10000000000 items"),
+    "range": ("return list(range(10**9))", "ResourceLimit", 2, "a range of 1000000000 items"),
+    "shared-print": ("a = [[0] * 1000] * 1000\n    b = [a] * 1000\n    return str(b)", "ResourceLimit", 3,
+                     "shared parts repeated"),
+    "print-shared": ("a = [[0] * 1000] * 1000\n    xs = []\n    for i in range(300):\n        xs.append(a)\n"
+                     "    return f'{xs}'", "ResourceLimit", 6, "max_str"),
+    "many-big-strings": ("s = 'x' * 900000\n    xs = []\n    for i in range(5000):\n        xs.append(s + str(i))\n"
+                         "    return xs", "ResourceLimit", 5, "the run's values would take over 256 MB (max_bytes)"),
+    "sum-of-lists": ("x = [0] * 100000\n    return sum([x] * 100, {}.get(0, []))", "ResourceLimit", 3, "max_bytes"),
+    "map-str-shared": ("a = [[0] * 1000] * 300\n    return list(map(str, [a] * 3000))", "ResourceLimit", 3, "max"),
+    # the image array, reached through a value the checker cannot type
+    "array-arithmetic": ("x = {'a': image}['a']\n    xs = []\n    for i in range(5000):\n        xs.append(x * 2)\n"
+                         "    return xs", "ResourceLimit", 5, "max_bytes"),
+    "array-map-abs": ("x = {'a': image}['a']\n    return list(map(abs, [x] * 5000))", "ResourceLimit", 3, "max_bytes"),
+    "array-fancy-index": ("x = {'a': image}['a']\n    return x[[0] * 1000000]", "ResourceLimit", 3,
+                          "an array of 1920000000 bytes is over the limit"),
+}
+
+
+def run_program(body: str, **kwargs):
+    from fmprog.runtime.errors import ProgramError
+    from fmprog.runtime.interpreter import FixedInterpreter
+
+    c = compile_source(ENTRY + "    " + body + "\n")
+    assert c.ok, [d.format("p") for d in c.diagnostics]
+    t = time.perf_counter()
+    try:
+        FixedInterpreter(c.graph, {}, **kwargs).run({"image": IMAGE})
+    except ProgramError as e:
+        return e, time.perf_counter() - t
+    raise AssertionError("the bomb went off without an error")
+
+
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+
+
+@pytest.mark.parametrize("name", RUN_BOMBS)
+def test_run_bomb_stops_with_a_located_bound(name):
+    body, kind, line, words = RUN_BOMBS[name]
+    e, seconds = run_program(body)
+    assert (e.kind, e.range.line) == (kind, line), (e.kind, e.range, e.message)
+    assert words in e.message, e.message
+    assert seconds < CHECK_SECONDS, f"{seconds:.1f} s"
+
+
+def test_time_limit_covers_work_inside_builtins():
+    body = "xs = list(range(10**6))\n    n = 0\n    for i in range(9000):\n        n += xs.count(i)\n    return n"
+    e, seconds = run_program(body, time_limit=0.5)
+    assert e.kind == "Timeout" and e.range.line == 5 and "0.5 s" in e.message
+    assert seconds < 2.0
+
+
+def test_limits_are_interpreter_settings():
+    from fmprog.runtime.limits import Limits
+
+    e, _ = run_program("return 'ab' * 30", limits=Limits(max_str=50))
+    assert e.kind == "ResourceLimit" and "over the limit of 50 (max_str)" in e.message
+    e, _ = run_program("return [i for i in range(100)]", max_iterations=50)
+    assert e.kind == "IterationLimit" and "more than 50 iterations" in e.message
+    with pytest.raises(ValueError, match="max_items must be a positive integer"):
+        Limits(max_items=0)
+
+
+def test_dry_run_of_bombs_stays_within_its_budget(tmp_path):
+    from fmprog.runtime.dryrun import dry_run
+
+    src = ENTRY + "    p = ImagePatch(image)\n    n = 0\n    for a in p.find('a'):\n        for b in p.find('b'):\n" \
+                  "            for c in p.find('c'):\n                n += sum(map(lambda i: i, range(2000)))\n    return n\n"
+    t = time.perf_counter()
+    report = dry_run(compile_source(src).graph, seconds=1.0)
+    assert time.perf_counter() - t < 3.0
+    assert not report.complete and report.stopped_by == "time" and report.paths >= 1
+    out = subprocess.run([sys.executable, "-m", "fmprog", "check", "--dry-run", "--dry-run-seconds", "1",
+                          "--format", "json", str(_write(tmp_path, src))], capture_output=True, text=True, timeout=60)
+    row, summary = [json.loads(line) for line in out.stdout.splitlines()]
+    assert row["dry_run"]["complete"] is False and row["dry_run"]["stopped_by"] == "time"
+    assert "dry-run-incomplete" in [d["code"] for d in row["diagnostics"]]
+    assert summary["summary"]["dry_runs_incomplete"] == 1
+
+
+def _write(tmp_path, src):
+    f = tmp_path / "p.py"
+    f.write_text(src)
+    return f
