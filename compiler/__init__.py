@@ -19,6 +19,7 @@ import libcst as cst
 
 from . import guard as _guard
 from .diagnostics import CodeRange, Diagnostic
+from .fastpos import parse_python
 from .ir import Graph
 from .lower import Lowerer
 from .positions import Positions
@@ -79,26 +80,31 @@ def parse(c: Compilation) -> Compilation:
 def _syntax_error(source: str, e: Exception) -> Diagnostic:
     """Locate a syntax error as Python's own parser does (libcst's raw_line is often the
     next line, and its tokenizer errors have no position); libcst's words otherwise."""
-    import ast
-
-    try:
-        ast.parse(source)
-    except SyntaxError as py:
-        if py.lineno:
-            line, col = py.lineno, max(0, (py.offset or 1) - 1)
-            end_line = py.end_lineno or line
-            end_col = max(col + 1, (py.end_offset or col + 2) - 1) if end_line == line else (py.end_offset or 1) - 1
-            return Diagnostic.make("syntax", CodeRange(line, col, end_line, end_col), detail=py.msg)
-    except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting
-        pass
+    py = parse_python(source)
+    if isinstance(py, SyntaxError) and py.lineno:
+        return _python_syntax_error(py)
     message = getattr(e, "message", None) or str(e)
     detail = message.strip().splitlines()[0] if message.strip() else "invalid syntax"
     line, col = max(1, getattr(e, "raw_line", 1)), max(0, getattr(e, "raw_column", 0))
     return Diagnostic.make("syntax", CodeRange(line, col, line, col + 1), detail=detail)
 
 
+def _python_syntax_error(py: SyntaxError) -> Diagnostic:
+    line, col = py.lineno, max(0, (py.offset or 1) - 1)
+    end_line = py.end_lineno or line
+    end_col = max(col + 1, (py.end_offset or col + 2) - 1) if end_line == line else (py.end_offset or 1) - 1
+    return Diagnostic.make("syntax", CodeRange(line, col, end_line, end_col), detail=py.msg)
+
+
 def locate(c: Compilation) -> Compilation:
-    c.positions = Positions(c.module, c.source)
+    """Source ranges, from CPython's parse of the text; a text CPython refuses (libcst reads
+    newer grammar than this Python) is a syntax error, as Python would report it."""
+    tree = parse_python(c.source)
+    if isinstance(tree, SyntaxError):
+        c.diagnostics.append(_python_syntax_error(tree) if tree.lineno else
+                             Diagnostic.make("syntax", CodeRange(1, 0, 1, 1), detail=tree.msg))
+        return c
+    c.positions = Positions(c.module, c.source, tree=tree)
     return c
 
 

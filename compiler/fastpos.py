@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
+import warnings
 
 import libcst as cst
 
@@ -314,12 +316,29 @@ def _leftmost(node: cst.CSTNode) -> cst.CSTNode:
     return node
 
 
-def ast_positions(source: str, module: cst.Module) -> dict[int, tuple[int, int, int, int]] | None:
-    """Ranges keyed by id(CST node), or None when the fast path cannot be used."""
+# Python's parser warns about odd code (`1if x else y`); a checked program's text is data, so
+# its warnings are not printed. The filter names only the file name given to ast.parse here.
+PARSE_NAME = "<fmprog-program>"
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=re.escape(PARSE_NAME))
+
+
+def parse_python(source: str) -> ast.Module | SyntaxError | None:
+    """CPython's own tree of the text; its SyntaxError when it refuses the text (libcst
+    reads newer grammar, such as 3.12 f-strings); None when it cannot say (NUL bytes)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ast.parse(source, PARSE_NAME)
+    except SyntaxError as e:
+        return e
+    except (ValueError, RecursionError, MemoryError):
         return None
+
+
+def ast_positions(source: str, module: cst.Module, tree: ast.Module | None = None) -> dict | None:
+    """Ranges keyed by id(CST node), or None when the fast path cannot be used."""
+    if tree is None:
+        tree = parse_python(source)
+        if not isinstance(tree, ast.Module):
+            return None
     pairing = Pairing(source)
     try:
         pairing.module(module, tree)

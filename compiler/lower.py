@@ -23,8 +23,6 @@ ENTRY = re.compile(r"execute_command(_\w+)?$")
 INPUTS = {"image": T.IMAGE, "possible_answers": "list[str]", "query": T.STR}
 # ViperGPT's own entry point also takes visualisation hooks; they are bound to None.
 HOOK_PARAMS = frozenset({"my_fig", "time_wait_between_lines", "syntax"})
-DSL_PARAMS = frozenset({"ImagePatch", "VideoSegment", "llm_query", "bool_to_yesno", "distance",
-                        "best_image_match", "coerce_to_numeric", "to_numeric"})
 AUG = {
     cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
     cst.FloorDivideAssign: "//", cst.ModuloAssign: "%", cst.PowerAssign: "**",
@@ -99,8 +97,8 @@ class Lowerer(ExprLowering):
                 v = self.emit(Op.INPUT, name, param)
                 self.flow.env[name] = Binding(v, INPUTS[name])
                 inputs.append(name)
-            elif name in DSL_PARAMS:
-                continue  # bound to the DSL function of that name
+            elif name in self.dsl.entry_names:
+                continue  # bound to the DSL class or function of that name
             elif name in HOOK_PARAMS:
                 self.flow.env[name] = Binding(*self.const(None, param))
             elif param.default is not None:
@@ -117,6 +115,7 @@ class Lowerer(ExprLowering):
         for i, stmt in enumerate(body):
             if not self.alive:
                 self.report("unreachable", stmt)
+                self.check_dead(body[i:])
                 return
             if isinstance(suite, cst.SimpleStatementSuite) or isinstance(stmt, cst.BaseSmallStatement):
                 self.small(stmt)
@@ -125,9 +124,10 @@ class Lowerer(ExprLowering):
 
     def statement(self, stmt: cst.BaseStatement) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
+            for i, small in enumerate(stmt.body):
                 if not self.alive:
                     self.report("unreachable", small)
+                    self.check_dead(stmt.body[i:])
                     return
                 self.small(small)
             return
@@ -141,6 +141,15 @@ class Lowerer(ExprLowering):
         else:
             self.unsupported(stmt, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
         self.poison(refused_bindings(stmt), stmt)
+
+    def check_dead(self, nodes) -> None:
+        """Unreachable code is not lowered, but Python still compiles it: a yield there makes
+        the function a generator, an await or a misplaced break a syntax error."""
+        scan = _DeadCode(self.frame.in_loop)
+        for node in nodes:
+            node.visit(scan)
+        for node, what in scan.found:
+            self.unsupported(node, what)
 
     def poison(self, names, node) -> None:
         """Bind names a refused statement would bind to an error value: no cascade."""
@@ -173,7 +182,7 @@ class Lowerer(ExprLowering):
             return  # a docstring or a bare string: no effect
         v, _ = self.expr(small.value)
         node = self.graph.nodes[v]
-        if node.op is Op.NEURAL and node.target in ("find", "exists", "query", "verify_property"):
+        if node.op is Op.NEURAL:  # a model call has no effect but its result
             self.report("unused-result", small, name=node.meta["method"])
 
     def small_Pass(self, small: cst.Pass) -> None:
@@ -366,3 +375,46 @@ class Lowerer(ExprLowering):
 def _always_true(test: cst.BaseExpression) -> bool:
     return (isinstance(test, cst.Name) and test.value == "True") or (
         isinstance(test, cst.Integer) and int(test.value, 0) != 0)
+
+
+class _DeadCode(cst.CSTVisitor):
+    """What in unreachable code changes how Python compiles the whole function."""
+
+    def __init__(self, in_loop: bool):
+        super().__init__()
+        self.loops, self.found = int(in_loop), []
+
+    def visit_Lambda(self, node) -> bool:
+        return False  # a yield there makes the lambda a generator, not the function
+
+    def visit_Yield(self, node) -> None:
+        self.found.append((node, "yield"))
+
+    def visit_Await(self, node) -> None:
+        self.found.append((node, "await"))
+
+    def visit_Global(self, node) -> None:
+        self.found.append((node, "global"))
+
+    def visit_Nonlocal(self, node) -> None:
+        self.found.append((node, "nonlocal"))
+
+    def visit_For(self, node) -> bool:
+        for part in (node.target, node.iter) if isinstance(node, cst.For) else (node.test,):
+            part.visit(self)
+        self.loops += 1
+        node.body.visit(self)
+        self.loops -= 1
+        if node.orelse is not None:  # a loop's else is not in the loop
+            node.orelse.visit(self)
+        return False
+
+    visit_While = visit_For
+
+    def visit_Break(self, node) -> None:
+        if not self.loops:
+            self.found.append((node, "'break' outside a loop"))
+
+    def visit_Continue(self, node) -> None:
+        if not self.loops:
+            self.found.append((node, "'continue' outside a loop"))

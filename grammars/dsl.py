@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,12 @@ class Dsl:
     types: dict[str, ClassSpec]  # methods of str / list / dict / set values
     modules: dict[str, ClassSpec]  # math
     prompt_notes: tuple[str, ...]
+    classes: dict[str, ClassSpec] = field(default_factory=dict)  # every class of viper.pyi (ImagePatch, VideoSegment)
+
+    @property
+    def entry_names(self) -> frozenset[str]:
+        """The DSL names an entry function may take as parameters (bound to the DSL's own)."""
+        return frozenset([*self.classes, *self.functions])
 
     def neural_methods(self) -> dict[str, Signature]:
         return {n: s for n, s in self.patch.methods.items() if s.neural}
@@ -130,7 +137,8 @@ class Dsl:
         for sig in self.functions.values():
             lines += ["", sig.render() + ":", _indent(_docstring(sig.doc), 4)]
         lines.append("")
-        lines += list(self.prompt_notes)
+        for note in self.prompt_notes:  # a note that names a table is filled in and wrapped again
+            lines += textwrap.wrap(note.format(builtins=", ".join(self.builtins)), 88) if "{" in note else [note]
         return "\n".join(lines) + "\n"
 
 
@@ -236,4 +244,5 @@ def load() -> Dsl:
         types=py_classes,
         modules=modules,
         prompt_notes=tuple(notes),
+        classes=classes,
     )

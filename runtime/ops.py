@@ -17,7 +17,7 @@ from fmprog.compiler.opset import registry
 
 from . import builtins as B
 from .limits import LIMITS, Meter, format_field, metered
-from .values import FunctionValue, ImagePatch, LoopResult
+from .values import FunctionValue, ImagePatch, LoopResult, patch_class, program_patch
 
 BINARY = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
@@ -120,7 +120,7 @@ def call_value(fn, *args, **kwargs):
 def function_value(name: str, meter_of: Callable[[], Meter]) -> Any:
     """A DSL or builtin function used as a value."""
     if name == "ImagePatch":
-        return ImagePatch
+        return patch_class()
     if name.startswith("math."):
         target, fn = "math:" + name[5:], B.MATH[name[5:]]
     elif name in B.BUILTINS:
@@ -159,7 +159,7 @@ def _method(name: str) -> Callable:
 
 def _dsl(name: str, ctx) -> Callable:
     if name == "ImagePatch":
-        return lambda *a, **k: ImagePatch(*a, **k, ctx=ctx)
+        return lambda *a, **k: program_patch(*a, **k, ctx=ctx)
     return B.DSL_FUNCTIONS[name]
 
 

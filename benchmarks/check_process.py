@@ -1,0 +1,66 @@
+"""`fmprog check` as users run it, whole process, against a process that only parses.
+
+Both processes read the same JSONL corpus (the dev corpus repeated to about 3,000 programs):
+one runs `fmprog check --jsonl` (start-up, imports, guard, parse, check, lower, lint, output),
+the other imports libcst and parses each program, nothing more. They run alternately, a few
+rounds, and the ratio of the medians is printed. Target: at most 1.5x.
+
+Usage: python benchmarks/check_process.py [CORPUS.jsonl] [--programs N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "llm-programs-dev.jsonl"
+PARSE_ONLY = """
+import json, sys
+import libcst
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        libcst.parse_module(json.loads(line)["program"])
+    except Exception:
+        pass
+"""
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("corpus", nargs="?", default=str(DEFAULT))
+    ap.add_argument("--programs", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    lines = [line for line in Path(args.corpus).read_text().splitlines() if line.strip()]
+    rows = [json.loads(lines[i % len(lines)]) for i in range(args.programs)]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.jsonl"
+        corpus.write_text("".join(json.dumps({**r, "id": f"{i}:{r['id']}"}) + "\n" for i, r in enumerate(rows)))
+        check_cmd = [sys.executable, "-m", "fmprog", "check", "--jsonl", str(corpus)]
+        parse_cmd = [sys.executable, "-c", PARSE_ONLY, str(corpus)]
+        timed(parse_cmd)  # warm the file cache and the bytecode
+        checks, parses = [], []
+        for _ in range(args.rounds):
+            parses.append(timed(parse_cmd))
+            checks.append(timed(check_cmd))
+    check_s, parse_s = statistics.median(checks), statistics.median(parses)
+    print(f"programs:                {len(rows)} (the corpus repeated)")
+    print(f"libcst parse-only process: {parse_s:.2f} s (median of {args.rounds})")
+    print(f"fmprog check process:      {check_s:.2f} s")
+    print(f"check / parse:             {check_s / parse_s:.3f}x  (target: at most 1.5x)")
+
+
+if __name__ == "__main__":
+    main()
