@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
 import libcst as cst
+from libcst._nodes.base import CSTNode
 
 from . import guard as _guard
 from .diagnostics import CodeRange, Diagnostic
@@ -69,12 +71,34 @@ def parse(c: Compilation) -> Compilation:
                                              detail="the text is not valid Unicode (a lone surrogate)"))
         return c
     try:
-        c.module = cst.parse_module(c.source)
+        with _parser_built_nodes():
+            c.module = cst.parse_module(c.source)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as e:
         c.diagnostics.append(_syntax_error(c.source, e))
     except RecursionError:
         c.diagnostics.append(_too_deep())
     return c
+
+
+_VALIDATE = CSTNode.__dict__["__post_init__"]
+
+
+def _no_validation(self) -> None:
+    pass
+
+
+@contextmanager
+def _parser_built_nodes():
+    """libcst validates every node it builds (about a tenth of a parse), which is redundant
+    for the nodes its own parser builds from text; its own comment says so ("PERF: ... avoid
+    validating the tree when parsing a file"). For the parse only, validation is off; CPython
+    reads the text again in `locate`. Trees are equal either way (tests/test_positions.py).
+    Another thread building libcst nodes by hand meanwhile would skip validation too."""
+    CSTNode.__post_init__ = _no_validation
+    try:
+        yield
+    finally:
+        CSTNode.__post_init__ = _VALIDATE
 
 
 def _syntax_error(source: str, e: Exception) -> Diagnostic:

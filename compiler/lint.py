@@ -78,13 +78,19 @@ def lint(g: Graph) -> None:
         op = n.op
         if op.__class__ is not Op:
             raise IRError(n, f"unknown op {op!r}")
-        scope = _TOP if n.region is None else _scope(g, n, scopes)
-        scopes.append(scope)
-        for a in n.args:
-            if not (0 <= a < i and scopes[a] <= scope):
-                _check_visible(g, n, a, scopes, "argument")  # raises with the reason
+        if n.region is None:  # top level, most nodes: what it reads must be top level too
+            scopes.append(_TOP)
+            for a in n.args:
+                if not (0 <= a < i and scopes[a] is _TOP):
+                    _check_visible(g, n, a, scopes, "argument")  # raises with the reason
+        else:
+            scope = _scope(g, n, scopes)
+            scopes.append(scope)
+            for a in n.args:
+                if not (0 <= a < i and scopes[a] <= scope):
+                    _check_visible(g, n, a, scopes, "argument")
         for _, a in n.kwargs:
-            if not (0 <= a < i and scopes[a] <= scope):
+            if not (0 <= a < i and scopes[a] <= scopes[i]):
                 _check_visible(g, n, a, scopes, "argument")
         if n.guard or op is merge or n.target == "any_path":
             _check_conditions(g, n, scopes)
@@ -112,9 +118,11 @@ def lint(g: Graph) -> None:
 
 
 def _check_conditions(g: Graph, n: Node, scopes: list[frozenset]) -> None:
+    nodes, scope, branch = g.nodes, scopes[n.id], Op.BRANCH
     for b in _condition_branches(n):
-        _check_visible(g, n, b, scopes, "guard")
-        if g.nodes[b].op is not Op.BRANCH:
+        if not (0 <= b < n.id and scopes[b] <= scope):
+            _check_visible(g, n, b, scopes, "guard")  # raises with the reason
+        if nodes[b].op is not branch:
             raise IRError(n, f"guard refers to %{b}, which is not a branch")
 
 

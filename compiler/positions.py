@@ -93,6 +93,10 @@ class Positions:
         if self._pos is None:
             self._pos = codegen_positions(module)
 
+    def fast_table(self) -> dict:
+        """The ranges known now (id(node) -> 4-tuple): a miss there is answered by indexing."""
+        return self._pos if self.fast else {}
+
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         p = self._pos.get(id(node))
         if p is not None:

@@ -315,6 +315,7 @@ def python_run_bounded(src, image, backends, steps=20_000):
         sys.settrace(None)
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Python's own, compiling odd generated code
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(statements(), min_size=1, max_size=5), st.integers(0, 3))
 def test_generated_programs_graph_equals_python(stmts, seed):
