@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -71,8 +70,7 @@ def parse(c: Compilation) -> Compilation:
                                              detail="the text is not valid Unicode (a lone surrogate)"))
         return c
     try:
-        with _parser_built_nodes():
-            c.module = cst.parse_module(c.source)
+        c.module = _parse_unvalidated(c.source)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as e:
         c.diagnostics.append(_syntax_error(c.source, e))
     except RecursionError:
@@ -87,16 +85,15 @@ def _no_validation(self) -> None:
     pass
 
 
-@contextmanager
-def _parser_built_nodes():
-    """libcst validates every node it builds (about a tenth of a parse), which is redundant
-    for the nodes its own parser builds from text; its own comment says so ("PERF: ... avoid
-    validating the tree when parsing a file"). For the parse only, validation is off; CPython
-    reads the text again in `locate`. Trees are equal either way (tests/test_positions.py).
-    Another thread building libcst nodes by hand meanwhile would skip validation too."""
+def _parse_unvalidated(source: str) -> cst.Module:
+    """libcst.parse_module without libcst's validation of each node it builds (about a tenth
+    of a parse), which is redundant for the nodes its own parser builds from text; its own
+    comment says so ("PERF: ... avoid validating the tree when parsing a file"). CPython reads
+    the text again in `locate`; trees are equal either way (tests/test_opset.py). Another
+    thread building libcst nodes by hand meanwhile would skip validation too."""
     CSTNode.__post_init__ = _no_validation
     try:
-        yield
+        return cst.parse_module(source)
     finally:
         CSTNode.__post_init__ = _VALIDATE
 
@@ -169,6 +166,7 @@ def compile_source(source: str, filename: str = "<program>") -> Compilation:
 
 def _run_passes(c: Compilation) -> Compilation:
     for name, run in PASSES:
+        seen = len(c.diagnostics)
         try:
             c = run(c)
         except (RecursionError, MemoryError):
@@ -176,10 +174,11 @@ def _run_passes(c: Compilation) -> Compilation:
         except Exception as e:  # a compiler bug must not reach the user as a traceback
             detail = f"{name}: {type(e).__name__}: {e}"
             c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=detail))
-        if c.diagnostics and any(d.is_error for d in c.diagnostics):
+        if any(d.severity == "error" for d in c.diagnostics[seen:]):  # earlier passes left none
             c.graph = None
             break
-    c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))
+    if len(c.diagnostics) > 1:
+        c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))
     return c
 
 

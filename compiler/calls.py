@@ -66,13 +66,13 @@ class CallLowering(RegionLowering):
             if a.star:
                 return self.unsupported(a, "argument unpacking with * or **")
         func = node.func
-        if isinstance(func, cst.Name) and func.value not in self.flow.env:
+        if type(func) is cst.Name and func.value not in self.flow.env:
             return self.call_name(node, func.value)
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             name = func.attr.value
             if name.startswith("__"):
                 return self.error("dunder-attribute", func, name=name)
-            if isinstance(func.value, cst.Name) and func.value.value == "math" and "math" not in self.flow.env:
+            if type(func.value) is cst.Name and func.value.value == "math" and "math" not in self.flow.env:
                 return self.call_math(node, name)
             return self.call_method(node, self.expr(func.value), name)
         callee, t = self.expr(func)
@@ -153,7 +153,7 @@ class CallLowering(RegionLowering):
             if t in T.SCALAR or t in (T.PATCH, T.IMAGE):
                 return self.error("type-error", node, detail=f"object of type '{T.describe(t)}' has no len()")
             arg = node.args[0].value
-            if isinstance(arg, cst.Name):
+            if type(arg) is cst.Name:
                 self.length_checked.add(arg.value)
         rule = RULES.get(sig.returns)
         t = rule([t for _, t in pos]) if rule else T.from_annotation(sig.returns)
@@ -255,7 +255,7 @@ class CallLowering(RegionLowering):
 
     def neural(self, node: cst.Call, sig, written: str, recv: int | None, pos, kw):
         """A NEURAL node with a stable site id: method, argument text and position."""
-        r = self.pos[node.func.attr] if isinstance(node.func, cst.Attribute) else self.pos[node]
+        r = self.pos[node.func.attr] if type(node.func) is cst.Attribute else self.pos[node]
         args = ", ".join(
             (a.keyword.value + "=" if a.keyword is not None else "") + self.text(a.value) for a in node.args)
         site = f"{written}({args})@{r.line}:{r.col}"

@@ -46,6 +46,7 @@ class _Columns:
 class Pairing:
     def __init__(self, source: str):
         self.col = _Columns(source)
+        self.ascii = self.col.ascii
         self.out: dict[int, tuple[int, int, int, int]] = {}
 
     def put(self, c: cst.CSTNode, a: ast.AST) -> None:
@@ -62,7 +63,7 @@ class Pairing:
     def body(self, stmts, astmts: list) -> None:
         flat = []
         for s in stmts:
-            if isinstance(s, cst.SimpleStatementLine):
+            if type(s) is cst.SimpleStatementLine:  # not isinstance: libcst classes are ABCs, slow to test
                 flat += [(small, s) for small in s.body]
             else:
                 flat.append((s, None))
@@ -74,7 +75,7 @@ class Pairing:
             self.stmt(c, a)
 
     def suite(self, suite: cst.BaseSuite, astmts: list) -> None:
-        if isinstance(suite, cst.SimpleStatementSuite):
+        if type(suite) is cst.SimpleStatementSuite:
             if len(suite.body) != len(astmts):
                 raise Mismatch("suite")
             for c, a in zip(suite.body, astmts):
@@ -83,7 +84,10 @@ class Pairing:
             self.body(suite.body, astmts)
 
     def stmt(self, c: cst.CSTNode, a: ast.AST) -> None:
-        self.put(c, a)
+        if self.ascii:  # put(), inlined for the common case
+            self.out[id(c)] = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+        else:
+            self.put(c, a)
         handler = _STATEMENTS[type(c)]
         if handler is not None:
             handler(self, c, a)
@@ -161,7 +165,10 @@ class Pairing:
     def expr(self, c: cst.CSTNode, a: ast.AST) -> None:
         if a is None:
             raise Mismatch("missing expression")
-        self.put(c, a)
+        if self.ascii:  # put(), inlined: this runs for nearly every node
+            self.out[id(c)] = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+        else:
+            self.put(c, a)
         handler = _EXPRESSIONS[type(c)]
         if handler is not None:
             handler(self, c, a)
@@ -192,7 +199,7 @@ class Pairing:
                 self.slice(el.slice, ae)
 
     def slice(self, c, a):
-        if isinstance(c, cst.Index):
+        if type(c) is cst.Index:
             self.expr(c.value, a)
         elif isinstance(a, ast.Slice):
             self.put(c, a)
@@ -246,7 +253,7 @@ class Pairing:
             raise Mismatch("elements")
         for el, ae in zip(c.elements, elts):
             self.put(el, ae)
-            self.expr(el.value, ae.value if isinstance(el, cst.StarredElement) else ae)
+            self.expr(el.value, ae.value if type(el) is cst.StarredElement else ae)
 
     def e_List(self, c, a):
         self.elements(c, a.elts)

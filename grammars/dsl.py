@@ -50,8 +50,20 @@ class Signature:
         return (named, tuple(p for p in named if not p.kwonly),
                 any(p.star == "*" for p in self.params), any(p.star == "**" for p in self.params))
 
+    @functools.cached_property
+    def _bind_errors(self) -> dict:
+        return {}
+
     def bind_error(self, nargs: int, kwnames: tuple[str, ...]) -> str | None:
-        """Why a call with `nargs` positionals and `kwnames` keywords cannot bind, or None."""
+        """Why a call with `nargs` positionals and `kwnames` keywords cannot bind, or None
+        (remembered per call shape: the checker asks for every call it sees)."""
+        key = (nargs, kwnames)
+        cache = self._bind_errors
+        if key not in cache:
+            cache[key] = self._bind_error(nargs, kwnames)
+        return cache[key]
+
+    def _bind_error(self, nargs: int, kwnames: tuple[str, ...]) -> str | None:
         named, positional, varargs, varkw = self.shape
         if nargs > len(positional) and not varargs:
             return f"{self.name}() takes {_count(len(positional))}, got {nargs}"
@@ -114,7 +126,7 @@ class Dsl:
     prompt_notes: tuple[str, ...]
     classes: dict[str, ClassSpec] = field(default_factory=dict)  # every class of viper.pyi (ImagePatch, VideoSegment)
 
-    @property
+    @functools.cached_property
     def entry_names(self) -> frozenset[str]:
         """The DSL names an entry function may take as parameters (bound to the DSL's own)."""
         return frozenset([*self.classes, *self.functions])

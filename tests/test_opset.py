@@ -99,3 +99,22 @@ def test_compiling_does_not_import_networkx():
             "print('networkx' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["False", "True"], out.stderr
+
+
+def test_parse_without_validation_gives_the_same_trees():
+    import libcst as cst
+
+    from fmprog.compiler import _parse_unvalidated
+    from helpers import corpus
+
+    sources = [r["program"] for r in corpus()[:300]] or [SMALL]
+    for src in sources:
+        try:
+            expected = cst.parse_module(src)
+        except Exception as e:
+            with pytest.raises(type(e)):
+                _parse_unvalidated(src)
+            continue
+        assert _parse_unvalidated(src).deep_equals(expected)
+    with pytest.raises(cst.CSTValidationError):  # and validation is back on for everyone else
+        cst.Name("not a name")
