@@ -15,7 +15,6 @@ from . import opset as P
 from .ir import Op
 from .regions import RegionLowering
 
-KEY_FUNCTIONS = frozenset({"sorted", "min", "max"})
 # The return-type rules of python_subset.pyi, computed from the first argument's type.
 RULES = {
     "Elem": lambda ts: T.elem(ts[0]) if len(ts) == 1 else _join_all(ts),
