@@ -286,8 +286,20 @@ def _fancy_bytes(a, index) -> int:
 
 
 def _scan(m: Meter, fn, args, kwargs):
-    m.touch(sum(map(_len, args)))
+    n = sum(map(_len, args))
+    if n > 1024 and any(type(a) in (list, tuple) and a and type(a[0]) in CONTAINERS for a in args):
+        _deep_scan(m, args)  # comparing nested values visits their parts, shared ones each time
+    m.touch(n)
     return fn(*args, **kwargs)
+
+
+def _deep_scan(m: Meter, args) -> None:
+    cap = m.limits.max_bytes
+    work = sum(text_size(a, cap) for a in args if type(a) in CONTAINERS)
+    if work > cap:
+        raise ResourceLimit("ResourceLimit", f"this would visit about {work} parts of nested values, over the limit "
+                                             f"of {cap} (max_bytes): their shared parts count each time")
+    m.touch(work)
 
 
 def _grow(m: Meter, fn, args, kwargs):

@@ -215,6 +215,9 @@ RUN_BOMBS = {
                          "    return xs", "ResourceLimit", 5, "the run's values would take over 256 MB (max_bytes)"),
     "sum-of-lists": ("x = [0] * 100000\n    return sum([x] * 100, {}.get(0, []))", "ResourceLimit", 3, "max_bytes"),
     "map-str-shared": ("a = [[0] * 1000] * 300\n    return list(map(str, [a] * 3000))", "ResourceLimit", 3, "max"),
+    "compare-shared": ("a = [0] * 1000000\n    b = [0] * 1000000\n    xs = []\n    ys = []\n"
+                       "    for i in range(5000):\n        xs.append(a)\n        ys.append(b)\n    return xs == ys",
+                       "ResourceLimit", 9, "parts of nested values"),
     # the image array, reached through a value the checker cannot type
     "array-arithmetic": ("x = {'a': image}['a']\n    xs = []\n    for i in range(5000):\n        xs.append(x * 2)\n"
                          "    return xs", "ResourceLimit", 5, "max_bytes"),
