@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,7 +28,7 @@ from .positions import Positions
 
 DEPTH_LIMIT = 6000
 
-__all__ = ["compile_source", "compile_file", "Compilation", "Diagnostic", "Graph", "PASSES"]
+__all__ = ["compile_source", "compile_file", "Compilation", "Diagnostic", "Graph", "PASSES", "unvalidated_parsing"]
 
 
 @dataclass
@@ -91,9 +92,21 @@ def _parse_unvalidated(source: str) -> cst.Module:
     comment says so ("PERF: ... avoid validating the tree when parsing a file"). CPython reads
     the text again in `locate`; trees are equal either way (tests/test_opset.py). Another
     thread building libcst nodes by hand meanwhile would skip validation too."""
+    with unvalidated_parsing():
+        return cst.parse_module(source)
+
+
+@contextmanager
+def unvalidated_parsing():
+    """Keep libcst's node validation off for a whole batch of compiles (`fmprog check
+    --jsonl`): switching it per program resets Python's method caches of every libcst node
+    class, which costs the compile after it up to a tenth. Re-entrant."""
+    if CSTNode.__dict__["__post_init__"] is _no_validation:
+        yield
+        return
     CSTNode.__post_init__ = _no_validation
     try:
-        return cst.parse_module(source)
+        yield
     finally:
         CSTNode.__post_init__ = _VALIDATE
 

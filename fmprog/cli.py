@@ -138,40 +138,53 @@ def check_one(source: str, name: str, dry: bool, max_paths: int, dry_seconds: fl
 
 def cmd_check(args) -> int:
     programs = _programs(args)
-    start = time.perf_counter()
-    n_ok = n_err = n_internal = n_incomplete = 0
-    out = sys.stdout
     if args.max_paths < 1 or not args.dry_run_seconds > 0:
         raise UsageError("--max-paths and --dry-run-seconds must be positive")
-    for rid, name, source in programs:
-        c, diagnostics, dry = check_one(source, name, args.dry_run, args.max_paths, args.dry_run_seconds)
-        ok = not any(d.is_error for d in diagnostics)
-        n_ok += ok
-        n_err += not ok
-        n_internal += any(d.code == "internal" for d in diagnostics)
-        n_incomplete += dry is not None and not dry["complete"]
-        if args.format == "json":
-            row = {"id": rid, "ok": ok, "neural_sites": c.neural_sites,
-                   "diagnostics": [d.to_json() for d in diagnostics]}
-            if dry is not None:
-                row["dry_run"] = dry
-            out.write(json.dumps(row) + "\n")
-        else:
-            for d in diagnostics:
-                if not (args.no_warnings and not d.is_error):
-                    out.write(d.format(name) + "\n")
+    start = time.perf_counter()
+    n_ok, n_err, n_internal, n_incomplete = _check_all(programs, args, sys.stdout)
     seconds = round(time.perf_counter() - start, 3)
     if args.format == "json":
         summary = {"programs": len(programs), "ok": n_ok, "with_errors": n_err,
                    "internal_errors": n_internal, "seconds": seconds}
         if args.dry_run:
             summary["dry_runs_incomplete"] = n_incomplete
-        out.write(json.dumps({"summary": summary}) + "\n")
+        sys.stdout.write(json.dumps({"summary": summary}) + "\n")
     elif len(programs) > 1:
         dry = f", {n_incomplete} dry runs incomplete" if args.dry_run else ""
         print(f"{len(programs)} programs: {n_ok} ok, {n_err} with errors, {n_internal} internal errors{dry} "
               f"({seconds} s)", file=sys.stderr)
     return 0 if n_err == 0 else PROGRAM_ERRORS
+
+
+def _check_all(programs, args, out) -> tuple[int, int, int, int]:
+    """Check each program, writing its diagnostics; (ok, with errors, internal, dry runs incomplete)."""
+    if not programs:
+        return 0, 0, 0, 0
+    from fmprog.compiler import unvalidated_parsing
+
+    n_ok = n_err = n_internal = n_incomplete = 0
+    with unvalidated_parsing():  # once for the batch, not per program (see there)
+        for rid, name, source in programs:
+            c, diagnostics, dry = check_one(source, name, args.dry_run, args.max_paths, args.dry_run_seconds)
+            ok = not any(d.is_error for d in diagnostics)
+            n_ok += ok
+            n_err += not ok
+            n_internal += any(d.code == "internal" for d in diagnostics)
+            n_incomplete += dry is not None and not dry["complete"]
+            _write(out, args, rid, name, c, diagnostics, dry, ok)
+    return n_ok, n_err, n_internal, n_incomplete
+
+
+def _write(out, args, rid, name, c, diagnostics, dry, ok) -> None:
+    if args.format == "json":
+        row = {"id": rid, "ok": ok, "neural_sites": c.neural_sites, "diagnostics": [d.to_json() for d in diagnostics]}
+        if dry is not None:
+            row["dry_run"] = dry
+        out.write(json.dumps(row) + "\n")
+        return
+    for d in diagnostics:
+        if not (args.no_warnings and not d.is_error):
+            out.write(d.format(name) + "\n")
 
 
 # -- compile / show / dsl ------------------------------------------------------------------------

@@ -118,3 +118,16 @@ def test_parse_without_validation_gives_the_same_trees():
         assert _parse_unvalidated(src).deep_equals(expected)
     with pytest.raises(cst.CSTValidationError):  # and validation is back on for everyone else
         cst.Name("not a name")
+
+
+def test_unvalidated_parsing_for_a_batch_is_reentrant_and_restored():
+    import libcst as cst
+
+    from fmprog.compiler import unvalidated_parsing
+
+    with unvalidated_parsing():
+        with unvalidated_parsing():
+            assert compile_source(SMALL).ok
+        cst.Name("unchecked inside the batch")  # no validation while the batch runs
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("checked again after it")
