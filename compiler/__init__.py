@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
 import libcst as cst
+from libcst._nodes.base import CSTNode
 
+from . import guard as _guard
 from .diagnostics import CodeRange, Diagnostic
+from .fastpos import parse_python
 from .ir import Graph
 from .lower import Lowerer
 from .positions import Positions
 
 DEPTH_LIMIT = 6000
 
-__all__ = ["compile_source", "compile_file", "Compilation", "Diagnostic", "Graph", "PASSES"]
+__all__ = ["compile_source", "compile_file", "Compilation", "Diagnostic", "Graph", "PASSES", "unvalidated_parsing"]
 
 
 @dataclass
@@ -49,9 +53,17 @@ class Compilation:
         return [n.meta["site"] for n in self.graph.neural_sites()] if self.graph is not None else []
 
 
+def screen(c: Compilation) -> Compilation:
+    """Refuse, before libcst sees it, a text whose parse would cost out of proportion."""
+    problem = _guard.check(c.source)
+    if problem is not None:
+        c.diagnostics.append(Diagnostic.make("too-complex", problem[1], detail=problem[0]))
+    return c
+
+
 def parse(c: Compilation) -> Compilation:
     try:
-        c.source.encode("utf-8")
+        c.source.isascii() or c.source.encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate: no parser can read it
         line = c.source.count("\n", 0, e.start) + 1
         col = e.start - (c.source.rfind("\n", 0, e.start) + 1)
@@ -59,37 +71,74 @@ def parse(c: Compilation) -> Compilation:
                                              detail="the text is not valid Unicode (a lone surrogate)"))
         return c
     try:
-        c.module = cst.parse_module(c.source)
+        c.module = _parse_unvalidated(c.source)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as e:
         c.diagnostics.append(_syntax_error(c.source, e))
     except RecursionError:
-        c.diagnostics.append(Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0)))
+        c.diagnostics.append(_too_deep())
     return c
+
+
+_VALIDATE = CSTNode.__dict__["__post_init__"]
+
+
+def _no_validation(self) -> None:
+    pass
+
+
+def _parse_unvalidated(source: str) -> cst.Module:
+    """libcst.parse_module without libcst's validation of each node it builds (about a tenth
+    of a parse), which is redundant for the nodes its own parser builds from text; its own
+    comment says so ("PERF: ... avoid validating the tree when parsing a file"). CPython reads
+    the text again in `locate`; trees are equal either way (tests/test_opset.py). Another
+    thread building libcst nodes by hand meanwhile would skip validation too."""
+    with unvalidated_parsing():
+        return cst.parse_module(source)
+
+
+@contextmanager
+def unvalidated_parsing():
+    """Keep libcst's node validation off for a whole batch of compiles (`fmprog check
+    --jsonl`): switching it per program resets Python's method caches of every libcst node
+    class, which costs the compile after it up to a tenth. Re-entrant."""
+    if CSTNode.__dict__["__post_init__"] is _no_validation:
+        yield
+        return
+    CSTNode.__post_init__ = _no_validation
+    try:
+        yield
+    finally:
+        CSTNode.__post_init__ = _VALIDATE
 
 
 def _syntax_error(source: str, e: Exception) -> Diagnostic:
     """Locate a syntax error as Python's own parser does (libcst's raw_line is often the
     next line, and its tokenizer errors have no position); libcst's words otherwise."""
-    import ast
-
-    try:
-        ast.parse(source)
-    except SyntaxError as py:
-        if py.lineno:
-            line, col = py.lineno, max(0, (py.offset or 1) - 1)
-            end_line = py.end_lineno or line
-            end_col = max(col + 1, (py.end_offset or col + 2) - 1) if end_line == line else (py.end_offset or 1) - 1
-            return Diagnostic.make("syntax", CodeRange(line, col, end_line, end_col), detail=py.msg)
-    except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting
-        pass
+    py = parse_python(source)
+    if isinstance(py, SyntaxError) and py.lineno:
+        return _python_syntax_error(py)
     message = getattr(e, "message", None) or str(e)
     detail = message.strip().splitlines()[0] if message.strip() else "invalid syntax"
     line, col = max(1, getattr(e, "raw_line", 1)), max(0, getattr(e, "raw_column", 0))
     return Diagnostic.make("syntax", CodeRange(line, col, line, col + 1), detail=detail)
 
 
+def _python_syntax_error(py: SyntaxError) -> Diagnostic:
+    line, col = py.lineno, max(0, (py.offset or 1) - 1)
+    end_line = py.end_lineno or line
+    end_col = max(col + 1, (py.end_offset or col + 2) - 1) if end_line == line else (py.end_offset or 1) - 1
+    return Diagnostic.make("syntax", CodeRange(line, col, end_line, end_col), detail=py.msg)
+
+
 def locate(c: Compilation) -> Compilation:
-    c.positions = Positions(c.module, c.source)
+    """Source ranges, from CPython's parse of the text; a text CPython refuses (libcst reads
+    newer grammar than this Python) is a syntax error, as Python would report it."""
+    tree = parse_python(c.source)
+    if isinstance(tree, SyntaxError):
+        c.diagnostics.append(_python_syntax_error(tree) if tree.lineno else
+                             Diagnostic.make("syntax", CodeRange(1, 0, 1, 1), detail=tree.msg))
+        return c
+    c.positions = Positions(c.module, c.source, tree=tree)
     return c
 
 
@@ -109,6 +158,7 @@ def lint_graph(c: Compilation) -> Compilation:
 
 
 PASSES: list[tuple[str, Callable[[Compilation], Compilation]]] = [
+    ("guard", screen),
     ("parse", parse),
     ("locate", locate),
     ("lower", lower),
@@ -129,18 +179,24 @@ def compile_source(source: str, filename: str = "<program>") -> Compilation:
 
 def _run_passes(c: Compilation) -> Compilation:
     for name, run in PASSES:
+        seen = len(c.diagnostics)
         try:
             c = run(c)
-        except RecursionError:
-            c.diagnostics.append(Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0)))
+        except (RecursionError, MemoryError):
+            c.diagnostics.append(_too_deep())
         except Exception as e:  # a compiler bug must not reach the user as a traceback
             detail = f"{name}: {type(e).__name__}: {e}"
             c.diagnostics.append(Diagnostic.make("internal", _where(e), detail=detail))
-        if c.diagnostics and any(d.is_error for d in c.diagnostics):
+        if any(d.severity == "error" for d in c.diagnostics[seen:]):  # earlier passes left none
             c.graph = None
             break
-    c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))
+    if len(c.diagnostics) > 1:
+        c.diagnostics.sort(key=lambda d: (d.range.line, d.range.col))
     return c
+
+
+def _too_deep() -> Diagnostic:
+    return Diagnostic.make("too-complex", CodeRange(1, 0, 1, 0), detail="it nests too deeply for the parser")
 
 
 def _where(e: Exception) -> CodeRange:

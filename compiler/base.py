@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 
 from fmprog.grammars import dsl as dsl_module
@@ -11,6 +13,8 @@ from .diagnostics import CodeRange, Diagnostic, hint
 from .dispatch import MethodTable
 from .ir import Graph, Node, Op
 from .positions import Positions
+
+_new_range = tuple.__new__  # CodeRange(*p) goes through a Python-level __new__: avoid it
 from .scope import Flow, Frame
 
 # Calls that would let a program run or inspect code, or reach the outside world.
@@ -19,6 +23,11 @@ FORBIDDEN = frozenset({
     "globals", "locals", "vars", "dir", "input", "breakpoint", "exit", "quit", "help", "memoryview",
     "type", "object", "super", "classmethod", "staticmethod", "property",
 })
+
+
+# "Did you mean" hints over the program's own names cost a fuzzy match against every
+# name: after this many diagnostics a program gets no more of them.
+HINTED_DIAGNOSTICS = 50
 
 
 class LoweringBase:
@@ -36,8 +45,9 @@ class LoweringBase:
     def __init__(self, module: cst.Module, source: str, positions: Positions):
         self.dsl = dsl_module.load()
         self.module = module
-        self.lines = source.splitlines(keepends=True)
+        self.source = source
         self.pos = positions
+        self.ranges = positions.fast_table()  # id(node) -> (line, col, end_line, end_col), for emit
         self.graph = Graph()
         self.diagnostics: list[Diagnostic] = []
         self.region: int | None = None
@@ -52,9 +62,15 @@ class LoweringBase:
         # Graph.add's work, inlined: this runs for every node of every program compiled.
         nodes = self.graph.nodes
         nid = len(nodes)
-        nodes.append(Node(nid, op, target, tuple(args), tuple(kwargs), self.flow.guard, self.region,
-                          self.pos[node], meta))
+        r = self.ranges.get(id(node))
+        r = _new_range(CodeRange, r) if r is not None else self.range_miss(node)
+        nodes.append(Node(nid, op, target, tuple(args), tuple(kwargs), self.flow.guard, self.region, r, meta))
         return nid
+
+    def range_miss(self, node: cst.CSTNode) -> CodeRange:
+        r = self.pos[node]  # may switch the module to code-generated ranges: take those from now on
+        self.ranges = self.pos.fast_table()
+        return r
 
     def placeholder(self, node: cst.CSTNode) -> tuple[int, str]:
         """A stand-in value after an error, so checking can go on; its type is ERROR, on
@@ -83,8 +99,9 @@ class LoweringBase:
             return self.forbidden_call(node, name)
         if name == "VideoSegment":
             return self.error("video-unsupported", node)
-        visible = [*self.flow.env, *self.dsl.functions, *self.dsl.builtins, "ImagePatch"]
-        suffix = hint(name, visible)
+        suffix = ""
+        if len(self.diagnostics) < HINTED_DIAGNOSTICS:
+            suffix = hint(name, [*self.flow.env, *self.dsl.functions, *self.dsl.builtins, "ImagePatch"])
         if name == "math":
             suffix = "; add `import math` first"
         if name in self.scoped_names:
@@ -107,6 +124,10 @@ class LoweringBase:
         return found or "; properties of objects are asked of a model: use verify_property(...) or simple_query(...)"
 
     # -- source text -------------------------------------------------------------------
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.source.splitlines(keepends=True)
+
     def text(self, node: cst.CSTNode, limit: int = 40) -> str:
         """The source text of a node (for call-site ids), shortened to `limit` chars."""
         r = self.pos[node]

@@ -11,10 +11,10 @@ import libcst as cst
 
 from . import types as T
 from .diagnostics import hint
+from . import opset as P
 from .ir import Op
 from .regions import RegionLowering
 
-KEY_FUNCTIONS = frozenset({"sorted", "min", "max"})
 # The return-type rules of python_subset.pyi, computed from the first argument's type.
 RULES = {
     "Elem": lambda ts: T.elem(ts[0]) if len(ts) == 1 else _join_all(ts),
@@ -26,6 +26,30 @@ RULES = {
 def _runs_anyway(t: str, expected: str) -> bool:
     """Python would not raise here (any value has a truth value; a str is iterable)."""
     return expected == T.BOOL or (T.is_list(expected) and t == T.STR)
+
+
+def _format_fields(template: str):
+    """The field names of a str.format template, nested ones (in specs) included."""
+    import string
+
+    for _, field, spec, _ in string.Formatter().parse(template):
+        if field is not None:
+            yield field
+        if spec:
+            yield from _format_fields(spec)
+
+
+_EXPECTED: dict[int, tuple] = {}
+
+
+def _expected(sig) -> tuple[list, dict]:
+    """A signature's (param, expected type) pairs, positional and by name, computed once."""
+    found = _EXPECTED.get(id(sig))
+    if found is None or found[0] is not sig:
+        pairs = [(p, T.from_annotation(p.type)) for p in sig.params]
+        positional = [pair for pair in pairs if pair[0] in sig.shape[1]]
+        found = _EXPECTED[id(sig)] = (sig, positional, {p.name: (p, e) for p, e in pairs})
+    return found[1], found[2]
 
 
 def _join_all(ts: list[str]) -> str:
@@ -41,13 +65,13 @@ class CallLowering(RegionLowering):
             if a.star:
                 return self.unsupported(a, "argument unpacking with * or **")
         func = node.func
-        if isinstance(func, cst.Name) and func.value not in self.flow.env:
+        if type(func) is cst.Name and func.value not in self.flow.env:
             return self.call_name(node, func.value)
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             name = func.attr.value
             if name.startswith("__"):
                 return self.error("dunder-attribute", func, name=name)
-            if isinstance(func.value, cst.Name) and func.value.value == "math" and "math" not in self.flow.env:
+            if type(func.value) is cst.Name and func.value.value == "math" and "math" not in self.flow.env:
                 return self.call_math(node, name)
             return self.call_method(node, self.expr(func.value), name)
         callee, t = self.expr(func)
@@ -57,7 +81,7 @@ class CallLowering(RegionLowering):
         if t in T.SCALAR or t in (T.STR, T.PATCH, T.IMAGE) or T.is_list(t):
             return self.error("not-callable", node, type=f"'{T.describe(t)}'")
         pos, kw = self.arguments(node)
-        return self.emit(Op.PURE, "call_value", node, (callee, *[v for v, _ in pos]),
+        return self.emit(Op.PURE, P.CALL_VALUE, node, (callee, *[v for v, _ in pos]),
                          [(k, v) for k, (v, _) in kw]), T.ANY
 
     def arguments(self, node: cst.Call, key_hint: str | None = None):
@@ -80,15 +104,16 @@ class CallLowering(RegionLowering):
         if problem:
             self.report("arity", node, detail=problem)
             return False
-        bound = list(zip(sig.shape[1], (t for _, t in pos)))
-        by_name = {p.name: p for p in sig.params}
-        bound += [(by_name[k], t) for k, (_, t) in kw if k in by_name]
-        for p, t in bound:
-            expected = T.from_annotation(p.type)
-            if not T.may_be(t, expected) and _runs_anyway(t, expected):
+        positional, by_name = _expected(sig)
+        bound = [(p, e, t) for (p, e), (_, t) in zip(positional, pos) if t != T.ANY]
+        bound += [(*by_name[k], t) for k, (_, t) in kw if k in by_name and t != T.ANY]
+        for p, expected, t in bound:
+            if T.may_be(t, expected):
+                continue
+            if _runs_anyway(t, expected):
                 self.report("suspicious-argument", node, name=sig.name, param=p.name,
                             expected=T.describe(expected), got=T.describe(t))
-            elif not T.may_be(t, expected):
+            else:
                 self.report("type-error", node, detail=(
                     f"{sig.name}() argument '{p.name}' must be {T.describe(expected)}, not {T.describe(t)}"))
                 return False
@@ -101,7 +126,7 @@ class CallLowering(RegionLowering):
         if name == "ImagePatch":
             pos, kw = self.arguments(node)
             self.check_call(node, self.dsl.patch.init, pos, kw)
-            return self.pure(node, "dsl:ImagePatch", pos, kw), T.PATCH
+            return self.pure(node, P.IMAGE_PATCH, pos, kw), T.PATCH
         sig = self.dsl.functions.get(name)
         if sig is not None:
             pos, kw = self.arguments(node)
@@ -109,7 +134,7 @@ class CallLowering(RegionLowering):
                 return self.placeholder(node)
             if sig.neural:
                 return self.neural(node, sig, name, None, pos, kw)
-            return self.pure(node, "dsl:" + sig.canonical, pos, kw), T.from_annotation(sig.returns)
+            return self.pure(node, P.DSL + sig.canonical, pos, kw), T.from_annotation(sig.returns)
         sig = self.dsl.builtins.get(name)
         if sig is not None:
             return self.call_builtin(node, sig)
@@ -127,11 +152,11 @@ class CallLowering(RegionLowering):
             if t in T.SCALAR or t in (T.PATCH, T.IMAGE):
                 return self.error("type-error", node, detail=f"object of type '{T.describe(t)}' has no len()")
             arg = node.args[0].value
-            if isinstance(arg, cst.Name):
+            if type(arg) is cst.Name:
                 self.length_checked.add(arg.value)
         rule = RULES.get(sig.returns)
         t = rule([t for _, t in pos]) if rule else T.from_annotation(sig.returns)
-        return self.pure(node, "builtin:" + name, pos, kw), t
+        return self.pure(node, P.BUILTIN + name, pos, kw), t
 
     def call_math(self, node: cst.Call, name: str):
         if not self.math_imported:
@@ -144,7 +169,7 @@ class CallLowering(RegionLowering):
         pos, kw = self.arguments(node)
         if not self.check_call(node, sig, pos, kw):
             return self.placeholder(node)
-        return self.pure(node, "math:" + name, pos, kw), T.from_annotation(sig.returns)
+        return self.pure(node, P.MATH + name, pos, kw), T.from_annotation(sig.returns)
 
     # -- methods -----------------------------------------------------------------------
     def call_method(self, node: cst.Call, receiver, name: str):
@@ -163,7 +188,7 @@ class CallLowering(RegionLowering):
                 return self.placeholder(node)
             if sig.neural:
                 return self.neural(node, sig, name, recv, pos, kw)
-            return self.pure(node, "method:" + name, [(recv, t), *pos], kw), T.from_annotation(sig.returns)
+            return self.pure(node, P.METHOD + name, [(recv, t), *pos], kw), T.from_annotation(sig.returns)
         if cls is not None:
             return self.value_method(node, recv, t, cls, name)
         if t == T.ANY:
@@ -174,7 +199,7 @@ class CallLowering(RegionLowering):
             sig = self.dsl.types[owners[0]].methods[name]
             rule = RULES.get(sig.returns)
             rt = T.ANY if len(owners) > 1 or rule else T.from_annotation(sig.returns)
-            return self.pure(node, "method:" + name, [(recv, t), *pos], kw), rt
+            return self.pure(node, P.METHOD + name, [(recv, t), *pos], kw), rt
         suffix = f"; did you mean ImagePatch(image).{name}(...)?" if t == T.IMAGE and name in patch.methods else ""
         return self.error("unknown-method", node.func, type=f"'{T.describe(t)}'", name=name, hint=suffix)
 
@@ -198,13 +223,30 @@ class CallLowering(RegionLowering):
                     f"'{name}' is an ImagePatch method, but this value is a {T.describe(t)}; "
                     "index it or loop over it first"))
             return self.error("unknown-method", node.func, type=cls, name=name, hint=hint(name, list(spec.methods)))
+        if name == "format":
+            self.check_format_fields(node.func.value)
         key_hint = T.elem(t) if name == "sort" else None
         pos, kw = self.arguments(node, key_hint)
         if not self.check_call(node, sig, pos, kw):
             return self.placeholder(node)
         rule = RULES.get(sig.returns)
         rt = rule([t]) if rule else T.from_annotation(sig.returns)
-        return self.pure(node, "method:" + name, [(recv, t), *pos], kw), rt
+        return self.pure(node, P.METHOD + name, [(recv, t), *pos], kw), rt
+
+    def check_format_fields(self, receiver: cst.BaseExpression) -> None:
+        """`'{0.__class__}'.format(x)` reads attributes of its arguments: refused when the
+        template is a literal (a computed one is checked at run time)."""
+        if not isinstance(receiver, cst.SimpleString):
+            return
+        try:
+            template = receiver.evaluated_value
+            fields = list(_format_fields(str(template)))
+        except (ValueError, SyntaxError):
+            return  # a malformed template fails at run time, as in Python
+        for field in fields:
+            if "." in field or "[" in field:
+                self.report("format-lookup", receiver, field=field)
+                return
 
     # -- emitting ------------------------------------------------------------------------
     def pure(self, node: cst.Call, target: str, pos, kw) -> int:
@@ -212,7 +254,7 @@ class CallLowering(RegionLowering):
 
     def neural(self, node: cst.Call, sig, written: str, recv: int | None, pos, kw):
         """A NEURAL node with a stable site id: method, argument text and position."""
-        r = self.pos[node.func.attr] if isinstance(node.func, cst.Attribute) else self.pos[node]
+        r = self.pos[node.func.attr] if type(node.func) is cst.Attribute else self.pos[node]
         args = ", ".join(
             (a.keyword.value + "=" if a.keyword is not None else "") + self.text(a.value) for a in node.args)
         site = f"{written}({args})@{r.line}:{r.col}"

@@ -32,7 +32,7 @@ ERROR, WARNING = "error", "warning"
 CODES: dict[str, tuple[str, str]] = {
     # input
     "syntax": (ERROR, "syntax error: {detail}"),
-    "too-complex": (ERROR, "the program is nested too deeply to compile"),
+    "too-complex": (ERROR, "the program is too complex to check: {detail}"),
     "bad-literal": (ERROR, "invalid literal: {detail}"),
     "no-entry-point": (ERROR, "no `def execute_command(image)` function found"),
     "entry-signature": (ERROR, "unsupported parameters for {name}(): {detail}"),
@@ -43,6 +43,8 @@ CODES: dict[str, tuple[str, str]] = {
     "import-form": (ERROR, "write `import math` and use math.<name>: `{form}` is not supported"),
     "forbidden-call": (ERROR, "call of '{name}' is not allowed: programs may not run or inspect code"),
     "dunder-attribute": (ERROR, "access to '{name}' is not allowed: no dunder attributes"),
+    "format-lookup": (ERROR, "format field '{{{field}}}' looks up an attribute or index: only plain "
+                             "fields ({{}}, {{0}}, {{name}}) are allowed"),
     "video-unsupported": (ERROR, "VideoSegment (video input) is not supported yet"),
     "try-unsupported": (ERROR, "try/except is not supported: a failing model call must surface, not be swallowed"),
     "assign-target": (ERROR, "cannot assign to {what}"),
@@ -65,6 +67,8 @@ CODES: dict[str, tuple[str, str]] = {
     "unused-result": (WARNING, "the result of {name}() is discarded"),
     # dry-run findings (fmprog check --dry-run)
     "dry-run": (ERROR, "{kind} on some model outcomes: {detail} (when {path})"),
+    "dry-run-incomplete": (WARNING, "the dry run stopped after {paths} paths, at its budget of {limit}: "
+                                    "outcomes beyond them were not tried"),
     # the compiler itself
     "internal": (ERROR, "internal compiler error: {detail}"),
 }

@@ -11,6 +11,7 @@ import libcst as cst
 
 from . import types as T
 from .calls import CallLowering
+from . import opset as P
 from .ir import Op
 
 Val = tuple[int, str]
@@ -70,7 +71,7 @@ class ExprLowering(CallLowering):
 
     def expr_ConcatenatedString(self, node: cst.ConcatenatedString) -> Val:
         left, right = self.expr(node.left), self.expr(node.right)
-        return self.emit(Op.PURE, "binop:+", node, (left[0], right[0])), T.STR
+        return self.emit(Op.PURE, P.BINOP["+"], node, (left[0], right[0])), T.STR
 
     def expr_FormattedString(self, node: cst.FormattedString) -> Val:
         parts, args = [], []
@@ -85,7 +86,7 @@ class ExprLowering(CallLowering):
                 spec += s.value
             args.append(self.expr(part.expression)[0])
             parts.append({"conversion": part.conversion or "", "spec": spec})
-        return self.emit(Op.PURE, "format", node, args, parts=parts), T.STR
+        return self.emit(Op.PURE, P.FORMAT, node, args, parts=parts), T.STR
 
     def expr_Name(self, node: cst.Name) -> Val:
         name = node.value
@@ -93,7 +94,7 @@ class ExprLowering(CallLowering):
         if b is not None:
             if b.maybe_unbound:  # check at the read, where Python would raise
                 self.report("maybe-undefined", node, name=name)
-                return self.emit(Op.PURE, "load", node, (b.node,), name=name), b.type
+                return self.emit(Op.PURE, P.LOAD, node, (b.node,), name=name), b.type
             return b.node, b.type
         if name in NAMED_CONSTS:
             value, _ = NAMED_CONSTS[name]
@@ -104,13 +105,13 @@ class ExprLowering(CallLowering):
         """A DSL or builtin name used as a value (not called)."""
         name = node.value
         if name == "math" and self.math_imported:
-            return self.emit(Op.PURE, "module:math", node), T.MATH
+            return self.emit(Op.PURE, P.MODULE_MATH, node), T.MATH
         if name == "ImagePatch":
-            return self.emit(Op.PURE, "fn", node, name="ImagePatch"), T.PATCH_CLASS
+            return self.emit(Op.PURE, P.FN, node, name="ImagePatch"), T.PATCH_CLASS
         if name in self.dsl.functions or name in self.dsl.builtins:
             if name in self.forbidden:
                 return self.forbidden_call(node, name)
-            return self.emit(Op.PURE, "fn", node, name=name), "func:" + name
+            return self.emit(Op.PURE, P.FN, node, name=name), "func:" + name
         return self.undefined(node, name)
 
     # -- attributes and subscripts -----------------------------------------------------
@@ -126,7 +127,7 @@ class ExprLowering(CallLowering):
             return self.placeholder(node)
         if t == T.PATCH:
             if name in patch.attributes:
-                return self.emit(Op.PURE, "attr", node, (obj,), name=name), T.from_annotation(patch.attributes[name])
+                return self.emit(Op.PURE, P.ATTR, node, (obj,), name=name), T.from_annotation(patch.attributes[name])
             if name in patch.methods:
                 return self.unsupported(node, "a method used as a value (call it)")
             return self.error("unknown-attribute", node, type="ImagePatch", name=name,
@@ -135,7 +136,7 @@ class ExprLowering(CallLowering):
             return self.error("unknown-attribute", node, type=f"'{T.describe(t)}'", name=name,
                               hint=self.patch_hint(name) if T.is_list(t) else "")
         if t == T.ANY and name in patch.attributes:
-            return self.emit(Op.PURE, "attr", node, (obj,), name=name), T.from_annotation(patch.attributes[name])
+            return self.emit(Op.PURE, P.ATTR, node, (obj,), name=name), T.from_annotation(patch.attributes[name])
         if t == T.ANY:
             return self.error("unknown-attribute", node, type="value", name=name, hint=self.patch_hint(name))
         return self.error("unknown-attribute", node, type=f"'{T.describe(t)}'", name=name, hint="")
@@ -145,9 +146,9 @@ class ExprLowering(CallLowering):
         if not self.math_imported:
             return self.undefined(node.value, "math")
         if name in math.attributes:
-            return self.emit(Op.PURE, "math:" + name, node), T.FLOAT
+            return self.emit(Op.PURE, P.MATH + name, node), T.FLOAT
         if name in math.methods:
-            return self.emit(Op.PURE, "fn", node, name="math." + name), "func:math." + name
+            return self.emit(Op.PURE, P.FN, node, name="math." + name), "func:math." + name
         from .diagnostics import hint
 
         return self.error("unknown-function", node, module="math", name=name,
@@ -168,12 +169,12 @@ class ExprLowering(CallLowering):
         if isinstance(sl, cst.Slice):
             parts = [self.expr(p)[0] if p is not None else self.const(None, sl)[0]
                      for p in (sl.lower, sl.upper, sl.step)]
-            return self.emit(Op.PURE, "slice", node, (obj, *parts)), (t if T.is_list(t) or t == T.STR else T.ANY)
+            return self.emit(Op.PURE, P.SLICE, node, (obj, *parts)), (t if T.is_list(t) or t == T.STR else T.ANY)
         self.warn_unchecked_index(node, sl.value)
         index, it = self.expr(sl.value)
         if (T.is_list(t) or t == T.STR) and it in (T.STR, T.FLOAT, T.PATCH, T.NONE):
             return self.error("type-error", node, detail=f"{T.describe(t)} indices must be integers, not {T.describe(it)}")
-        return self.emit(Op.PURE, "getitem", node, (obj, index)), T.elem(t) if t != T.TUPLE else T.ANY
+        return self.emit(Op.PURE, P.GETITEM, node, (obj, index)), T.elem(t) if t != T.TUPLE else T.ANY
 
     def warn_unchecked_index(self, node: cst.Subscript, index: cst.BaseExpression) -> None:
         literal = isinstance(index, cst.Integer) or (
@@ -200,7 +201,7 @@ class ExprLowering(CallLowering):
         if t is None:
             return self.error("type-error", node, detail=(
                 f"unsupported operand types for {op}: '{T.describe(ta)}' and '{T.describe(tb)}'"))
-        return self.emit(Op.PURE, "binop:" + op, node, (a, b)), t
+        return self.emit(Op.PURE, P.BINOP[op], node, (a, b)), t
 
     def expr_UnaryOperation(self, node: cst.UnaryOperation) -> Val:
         op = UNOPS[type(node.operator)]
@@ -209,7 +210,7 @@ class ExprLowering(CallLowering):
             return self.placeholder(node)
         if op != "not" and t in (T.STR, T.PATCH, T.NONE) or op != "not" and T.is_list(t):
             return self.error("type-error", node, detail=f"bad operand type for unary {op}: '{T.describe(t)}'")
-        return self.emit(Op.PURE, "unop:" + op, node, (v,)), (T.BOOL if op == "not" else t)
+        return self.emit(Op.PURE, P.UNOP[op], node, (v,)), (T.BOOL if op == "not" else t)
 
     def expr_BooleanOperation(self, node: cst.BooleanOperation) -> Val:
         is_and = isinstance(node.operator, cst.And)
@@ -237,7 +238,7 @@ class ExprLowering(CallLowering):
                 f"'{op}' not supported between '{T.describe(tl)}' and '{T.describe(tr)}'"))
         if op in ("in", "not in") and (tr in T.SCALAR or tr == T.PATCH):
             return self.error("type-error", node, detail=f"argument of type '{T.describe(tr)}' is not iterable")
-        result = self.emit(Op.PURE, "cmp:" + op, node, (left, right))
+        result = self.emit(Op.PURE, P.CMP[op], node, (left, right))
         if len(rest) == 1:
             return result, T.BOOL
         b = self.emit(Op.BRANCH, "and", node, (result,))
@@ -273,13 +274,13 @@ class ExprLowering(CallLowering):
         t = T.ANY
         for i, (_, vt) in enumerate(vals):
             t = vt if i == 0 else T.join(t, vt)
-        return self.emit(Op.PURE, "list", node, [v for v, _ in vals]), T.list_of(t)
+        return self.emit(Op.PURE, P.LIST, node, [v for v, _ in vals]), T.list_of(t)
 
     def expr_Tuple(self, node: cst.Tuple) -> Val:
-        return self.emit(Op.PURE, "tuple", node, [v for v, _ in self.elements(node)]), T.TUPLE
+        return self.emit(Op.PURE, P.TUPLE, node, [v for v, _ in self.elements(node)]), T.TUPLE
 
     def expr_Set(self, node: cst.Set) -> Val:
-        return self.emit(Op.PURE, "set", node, [v for v, _ in self.elements(node)]), T.SET
+        return self.emit(Op.PURE, P.SET, node, [v for v, _ in self.elements(node)]), T.SET
 
     def expr_Dict(self, node: cst.Dict) -> Val:
         args = []
@@ -287,7 +288,7 @@ class ExprLowering(CallLowering):
             if not isinstance(el, cst.DictElement):
                 return self.unsupported(el, "unpacking with ** in a dict display")
             args += [self.expr(el.key)[0], self.expr(el.value)[0]]
-        return self.emit(Op.PURE, "dict", node, args), T.DICT
+        return self.emit(Op.PURE, P.DICT, node, args), T.DICT
 
     def expr_Call(self, node: cst.Call) -> Val:
         return self.call(node)

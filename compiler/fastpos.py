@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
+import warnings
 
 import libcst as cst
 
@@ -44,6 +46,7 @@ class _Columns:
 class Pairing:
     def __init__(self, source: str):
         self.col = _Columns(source)
+        self.ascii = self.col.ascii
         self.out: dict[int, tuple[int, int, int, int]] = {}
 
     def put(self, c: cst.CSTNode, a: ast.AST) -> None:
@@ -60,7 +63,7 @@ class Pairing:
     def body(self, stmts, astmts: list) -> None:
         flat = []
         for s in stmts:
-            if isinstance(s, cst.SimpleStatementLine):
+            if type(s) is cst.SimpleStatementLine:  # not isinstance: libcst classes are ABCs, slow to test
                 flat += [(small, s) for small in s.body]
             else:
                 flat.append((s, None))
@@ -72,7 +75,7 @@ class Pairing:
             self.stmt(c, a)
 
     def suite(self, suite: cst.BaseSuite, astmts: list) -> None:
-        if isinstance(suite, cst.SimpleStatementSuite):
+        if type(suite) is cst.SimpleStatementSuite:
             if len(suite.body) != len(astmts):
                 raise Mismatch("suite")
             for c, a in zip(suite.body, astmts):
@@ -81,7 +84,10 @@ class Pairing:
             self.body(suite.body, astmts)
 
     def stmt(self, c: cst.CSTNode, a: ast.AST) -> None:
-        self.put(c, a)
+        if self.ascii:  # put(), inlined for the common case
+            self.out[id(c)] = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+        else:
+            self.put(c, a)
         handler = _STATEMENTS[type(c)]
         if handler is not None:
             handler(self, c, a)
@@ -159,7 +165,10 @@ class Pairing:
     def expr(self, c: cst.CSTNode, a: ast.AST) -> None:
         if a is None:
             raise Mismatch("missing expression")
-        self.put(c, a)
+        if self.ascii:  # put(), inlined: this runs for nearly every node
+            self.out[id(c)] = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+        else:
+            self.put(c, a)
         handler = _EXPRESSIONS[type(c)]
         if handler is not None:
             handler(self, c, a)
@@ -190,7 +199,7 @@ class Pairing:
                 self.slice(el.slice, ae)
 
     def slice(self, c, a):
-        if isinstance(c, cst.Index):
+        if type(c) is cst.Index:
             self.expr(c.value, a)
         elif isinstance(a, ast.Slice):
             self.put(c, a)
@@ -244,7 +253,7 @@ class Pairing:
             raise Mismatch("elements")
         for el, ae in zip(c.elements, elts):
             self.put(el, ae)
-            self.expr(el.value, ae.value if isinstance(el, cst.StarredElement) else ae)
+            self.expr(el.value, ae.value if type(el) is cst.StarredElement else ae)
 
     def e_List(self, c, a):
         self.elements(c, a.elts)
@@ -314,12 +323,29 @@ def _leftmost(node: cst.CSTNode) -> cst.CSTNode:
     return node
 
 
-def ast_positions(source: str, module: cst.Module) -> dict[int, tuple[int, int, int, int]] | None:
-    """Ranges keyed by id(CST node), or None when the fast path cannot be used."""
+# Python's parser warns about odd code (`1if x else y`); a checked program's text is data, so
+# its warnings are not printed. The filter names only the file name given to ast.parse here.
+PARSE_NAME = "<fmprog-program>"
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=re.escape(PARSE_NAME))
+
+
+def parse_python(source: str) -> ast.Module | SyntaxError | None:
+    """CPython's own tree of the text; its SyntaxError when it refuses the text (libcst
+    reads newer grammar, such as 3.12 f-strings); None when it cannot say (NUL bytes)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ast.parse(source, PARSE_NAME)
+    except SyntaxError as e:
+        return e
+    except (ValueError, RecursionError, MemoryError):
         return None
+
+
+def ast_positions(source: str, module: cst.Module, tree: ast.Module | None = None) -> dict | None:
+    """Ranges keyed by id(CST node), or None when the fast path cannot be used."""
+    if tree is None:
+        tree = parse_python(source)
+        if not isinstance(tree, ast.Module):
+            return None
     pairing = Pairing(source)
     try:
         pairing.module(module, tree)

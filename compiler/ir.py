@@ -1,5 +1,8 @@
 """The graph IR: a closed set of op kinds, nodes with source ranges, a networkx DiGraph.
 
+The DiGraph is built on first use (`Graph.nx`: drawing, analyses, tests); compiling and
+running need only the node list, so networkx is not even imported until then.
+
 A program is a dataflow graph. Nodes are numbered in program order, which is also a valid
 execution order (every node comes after its inputs); effects (list.append, neural calls)
 happen in that order, as in Python. Control is data too: a BRANCH node holds the truth of
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Iterator
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .diagnostics import CodeRange
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 SCHEMA = "fmprog-graph/1"
 
@@ -148,7 +152,7 @@ class Graph:
     name: str = "execute_command"
     nodes: list[Node] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-    _nx: nx.DiGraph | None = field(default=None, repr=False, compare=False)
+    _nx: "nx.DiGraph | None" = field(default=None, repr=False, compare=False)
 
     def add(self, op: Op, target: str, args=(), kwargs=(), guard: Guard = (), region=None,
             range: CodeRange = CodeRange(1, 0, 1, 0), **meta) -> Node:
@@ -160,13 +164,15 @@ class Graph:
 
     # -- views -----------------------------------------------------------------------
     @property
-    def nx(self) -> nx.DiGraph:
+    def nx(self) -> "nx.DiGraph":
         """The networkx view: node attribute `node`, edges typed data/control/region."""
         if self._nx is None:
             self._nx = self._build_nx()
         return self._nx
 
-    def _build_nx(self) -> nx.DiGraph:
+    def _build_nx(self) -> "nx.DiGraph":
+        import networkx as nx  # only here: importing it costs more than compiling a program
+
         g = nx.DiGraph(name=self.name)
         g.add_nodes_from((n.id, {"node": n, "op": n.op.value}) for n in self.nodes)
         edges: dict[tuple[int, int], dict] = {}

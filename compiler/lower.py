@@ -15,6 +15,7 @@ import libcst as cst
 
 from . import types as T
 from .expr import ExprLowering, _binop_type
+from . import opset as P
 from .ir import Op
 from .scope import Binding, Frame, refused_bindings, suite_assigned_names, target_names
 
@@ -22,13 +23,12 @@ ENTRY = re.compile(r"execute_command(_\w+)?$")
 INPUTS = {"image": T.IMAGE, "possible_answers": "list[str]", "query": T.STR}
 # ViperGPT's own entry point also takes visualisation hooks; they are bound to None.
 HOOK_PARAMS = frozenset({"my_fig", "time_wait_between_lines", "syntax"})
-DSL_PARAMS = frozenset({"ImagePatch", "VideoSegment", "llm_query", "bool_to_yesno", "distance",
-                        "best_image_match", "coerce_to_numeric", "to_numeric"})
 AUG = {
     cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
     cst.FloorDivideAssign: "//", cst.ModuloAssign: "%", cst.PowerAssign: "**",
     cst.BitAndAssign: "&", cst.BitOrAssign: "|", cst.BitXorAssign: "^",
 }
+SMALL_STATEMENTS = frozenset(c for c in vars(cst).values() if isinstance(c, type) and issubclass(c, cst.BaseSmallStatement))
 UNSUPPORTED_STATEMENTS = {
     "With": "a with statement", "ClassDef": "a class definition", "Match": "a match statement",
     "FunctionDef": "a nested function definition", "Global": "global", "Nonlocal": "nonlocal",
@@ -98,8 +98,8 @@ class Lowerer(ExprLowering):
                 v = self.emit(Op.INPUT, name, param)
                 self.flow.env[name] = Binding(v, INPUTS[name])
                 inputs.append(name)
-            elif name in DSL_PARAMS:
-                continue  # bound to the DSL function of that name
+            elif name in self.dsl.entry_names:
+                continue  # bound to the DSL class or function of that name
             elif name in HOOK_PARAMS:
                 self.flow.env[name] = Binding(*self.const(None, param))
             elif param.default is not None:
@@ -116,17 +116,19 @@ class Lowerer(ExprLowering):
         for i, stmt in enumerate(body):
             if not self.alive:
                 self.report("unreachable", stmt)
+                self.check_dead(body[i:])
                 return
-            if isinstance(suite, cst.SimpleStatementSuite) or isinstance(stmt, cst.BaseSmallStatement):
+            if type(suite) is cst.SimpleStatementSuite or type(stmt) in SMALL_STATEMENTS:
                 self.small(stmt)
             else:
                 self.statement(stmt)
 
     def statement(self, stmt: cst.BaseStatement) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
+        if type(stmt) is cst.SimpleStatementLine:  # type(...) is: an ABC isinstance costs 5x more
+            for i, small in enumerate(stmt.body):
                 if not self.alive:
                     self.report("unreachable", small)
+                    self.check_dead(stmt.body[i:])
                     return
                 self.small(small)
             return
@@ -140,6 +142,15 @@ class Lowerer(ExprLowering):
         else:
             self.unsupported(stmt, UNSUPPORTED_STATEMENTS.get(kind, f"the statement {kind}"))
         self.poison(refused_bindings(stmt), stmt)
+
+    def check_dead(self, nodes) -> None:
+        """Unreachable code is not lowered, but Python still compiles it: a yield there makes
+        the function a generator, an await or a misplaced break a syntax error."""
+        scan = _DeadCode(self.frame.in_loop)
+        for node in nodes:
+            node.visit(scan)
+        for node, what in scan.found:
+            self.unsupported(node, what)
 
     def poison(self, names, node) -> None:
         """Bind names a refused statement would bind to an error value: no cascade."""
@@ -160,7 +171,7 @@ class Lowerer(ExprLowering):
     def branch(self, flow, suite_or_stmt) -> object:
         """Lower a block on `flow`; the flow that falls through, or None."""
         self.flow, self.alive = flow, True
-        if isinstance(suite_or_stmt, cst.If):
+        if type(suite_or_stmt) is cst.If:
             self.stmt_If(suite_or_stmt)
         else:
             self.block(suite_or_stmt)
@@ -168,11 +179,11 @@ class Lowerer(ExprLowering):
 
     # -- simple statements -------------------------------------------------------------------
     def small_Expr(self, small: cst.Expr) -> None:
-        if isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+        if type(small.value) in (cst.SimpleString, cst.ConcatenatedString):
             return  # a docstring or a bare string: no effect
         v, _ = self.expr(small.value)
         node = self.graph.nodes[v]
-        if node.op is Op.NEURAL and node.target in ("find", "exists", "query", "verify_property"):
+        if node.op is Op.NEURAL:  # a model call has no effect but its result
             self.report("unused-result", small, name=node.meta["method"])
 
     def small_Pass(self, small: cst.Pass) -> None:
@@ -204,7 +215,7 @@ class Lowerer(ExprLowering):
             self.report("type-error", small, detail=(
                 f"unsupported operand types for {op}=: '{T.describe(t)}' and '{T.describe(tv)}'"))
             rt = T.ANY
-        r = self.emit(Op.PURE, "inplace:" + op, small, (cur, v))
+        r = self.emit(Op.PURE, P.INPLACE[op], small, (cur, v))
         self.bind_target(target, r, rt)
 
     def small_Return(self, small: cst.Return) -> None:
@@ -229,7 +240,7 @@ class Lowerer(ExprLowering):
         args = [self.expr(small.test)[0]]
         if small.msg is not None:
             args.append(self.expr(small.msg)[0])
-        self.emit(Op.PURE, "assert", small, args)
+        self.emit(Op.PURE, P.ASSERT, small, args)
 
     def small_Import(self, small: cst.Import) -> None:
         for alias in small.names:
@@ -277,7 +288,7 @@ class Lowerer(ExprLowering):
         it, t = self.expr(stmt.iter)
         if not T.iterable(t):
             self.report("type-error", stmt.iter, detail=f"'{T.describe(t)}' object is not iterable")
-        name = stmt.iter.value if isinstance(stmt.iter, cst.Name) else None
+        name = stmt.iter.value if type(stmt.iter) is cst.Name else None
         fresh = name is not None and name not in self.length_checked
         if fresh:
             self.length_checked.add(name)  # the body only runs when it is not empty
@@ -338,15 +349,15 @@ class Lowerer(ExprLowering):
 
     def after_loop(self, stmt, loop: int, carried, inits, frame: Frame, exit_types) -> None:
         for name, init in zip(carried, inits):
-            v = self.emit(Op.PURE, "project", stmt, (loop,), key="carry:" + name)
+            v = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="carry:" + name)
             out = exit_types.get(name, init.type)
             t = out if init.type == T.UNBOUND else T.join(init.type, out)
             self.flow.env[name] = Binding(v, t, maybe_unbound=init.maybe_unbound)
         if frame.returns:
-            flag = self.emit(Op.PURE, "project", stmt, (loop,), key="returned")
+            flag = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="returned")
             rb = self.emit(Op.BRANCH, "loop-return", stmt, (flag,))
             self.flow.guard += ((rb, True),)
-            value = self.emit(Op.PURE, "project", stmt, (loop,), key="retval")
+            value = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="retval")
             t = T.ANY
             self.frame.returns.append((self.flow.guard, value, t))
             self.flow.guard = self.flow.guard[:-1] + ((rb, False),)
@@ -355,7 +366,7 @@ class Lowerer(ExprLowering):
         if not frame.breaks:
             self.block(stmt.orelse.body)
             return
-        flag = self.emit(Op.PURE, "project", stmt, (loop,), key="broke")
+        flag = self.emit(Op.PURE, P.PROJECT, stmt, (loop,), key="broke")
         kb = self.emit(Op.BRANCH, "loop-break", stmt, (flag,))
         entry = self.flow
         other = self.branch(entry.fork((kb, False)), stmt.orelse.body)
@@ -365,3 +376,46 @@ class Lowerer(ExprLowering):
 def _always_true(test: cst.BaseExpression) -> bool:
     return (isinstance(test, cst.Name) and test.value == "True") or (
         isinstance(test, cst.Integer) and int(test.value, 0) != 0)
+
+
+class _DeadCode(cst.CSTVisitor):
+    """What in unreachable code changes how Python compiles the whole function."""
+
+    def __init__(self, in_loop: bool):
+        super().__init__()
+        self.loops, self.found = int(in_loop), []
+
+    def visit_Lambda(self, node) -> bool:
+        return False  # a yield there makes the lambda a generator, not the function
+
+    def visit_Yield(self, node) -> None:
+        self.found.append((node, "yield"))
+
+    def visit_Await(self, node) -> None:
+        self.found.append((node, "await"))
+
+    def visit_Global(self, node) -> None:
+        self.found.append((node, "global"))
+
+    def visit_Nonlocal(self, node) -> None:
+        self.found.append((node, "nonlocal"))
+
+    def visit_For(self, node) -> bool:
+        for part in (node.target, node.iter) if isinstance(node, cst.For) else (node.test,):
+            part.visit(self)
+        self.loops += 1
+        node.body.visit(self)
+        self.loops -= 1
+        if node.orelse is not None:  # a loop's else is not in the loop
+            node.orelse.visit(self)
+        return False
+
+    visit_While = visit_For
+
+    def visit_Break(self, node) -> None:
+        if not self.loops:
+            self.found.append((node, "'break' outside a loop"))
+
+    def visit_Continue(self, node) -> None:
+        if not self.loops:
+            self.found.append((node, "'continue' outside a loop"))

@@ -84,14 +84,18 @@ class Positions:
     miss so that all ranges of a module come from one source.
     """
 
-    def __init__(self, module: cst.Module, source: str | None = None, fast: bool = True):
+    def __init__(self, module: cst.Module, source: str | None = None, fast: bool = True, tree=None):
         from .fastpos import ast_positions
 
         self._module = module  # ids are only valid while the nodes live
-        self._pos = ast_positions(source, module) if fast and source is not None else None
+        self._pos = ast_positions(source, module, tree) if fast and source is not None else None
         self.fast = self._pos is not None
         if self._pos is None:
             self._pos = codegen_positions(module)
+
+    def fast_table(self) -> dict:
+        """The ranges known now (id(node) -> 4-tuple): a miss there is answered by indexing."""
+        return self._pos if self.fast else {}
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         p = self._pos.get(id(node))

@@ -78,7 +78,7 @@ def value_class(t: str) -> str | None:
     """The python_subset class whose methods a value of type t has."""
     if is_list(t):
         return "list"
-    return {STR: "str", DICT: "dict", SET: "set"}.get(t)
+    return {STR: "str", DICT: "dict", SET: "set", TUPLE: "tuple"}.get(t)
 
 
 def may_be(t: str, expected: str) -> bool:

@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     c.add_argument("--dry-run", action="store_true",
                    help="also run each program on enumerated fake model outcomes and report failing paths")
-    c.add_argument("--max-paths", type=int, default=256, help="dry-run budget of paths per program")
+    c.add_argument("--max-paths", type=int, default=256, metavar="N", help="dry-run budget of paths per program (default 256)")
+    c.add_argument("--dry-run-seconds", type=float, default=10.0, metavar="S",
+                   help="dry-run budget of time per program, all paths together (default 10); a dry run cut "
+                        "short by either budget says so (warning dry-run-incomplete)")
     c.add_argument("--no-warnings", action="store_true", help="print errors only (text format)")
     c.set_defaults(func=cmd_check)
 
@@ -116,50 +119,80 @@ def _jsonl_rows(path: str, field: str):
         yield rid, f"{path}:{rid}", row[field]
 
 
-def check_one(source: str, name: str, dry: bool, max_paths: int):
+def check_one(source: str, name: str, dry: bool, max_paths: int, dry_seconds: float | None = 10.0):
+    """(compilation, diagnostics, dry-run summary or None) of one program."""
     from fmprog.compiler import compile_source
     from fmprog.compiler.diagnostics import Diagnostic
 
     c = compile_source(source, name)
     diagnostics = list(c.diagnostics)
+    summary = None
     if dry and c.ok:
         from fmprog.runtime.dryrun import dry_run
 
+        where = c.graph.nodes[0].range
         try:
-            diagnostics += [f.to_diagnostic() for f in dry_run(c.graph, max_paths=max_paths).findings]
+            report = dry_run(c.graph, max_paths=max_paths, seconds=dry_seconds)
         except Exception as e:  # a bug of ours, reported like a compiler bug
-            diagnostics.append(Diagnostic.make("internal", c.graph.nodes[0].range, detail=f"dry-run: {e}"))
-    return c, diagnostics
+            diagnostics.append(Diagnostic.make("internal", where, detail=f"dry-run: {e}"))
+        else:
+            diagnostics += [f.to_diagnostic() for f in report.findings]
+            note = report.incomplete_diagnostic(where, max_paths, dry_seconds)
+            diagnostics += [note] if note is not None else []
+            summary = {"paths": report.paths, "complete": report.complete, "stopped_by": report.stopped_by,
+                       "seconds": report.seconds}
+    return c, diagnostics, summary
 
 
 def cmd_check(args) -> int:
     programs = _programs(args)
+    if args.max_paths < 1 or not args.dry_run_seconds > 0:
+        raise UsageError("--max-paths and --dry-run-seconds must be positive")
     start = time.perf_counter()
-    n_ok = n_err = n_internal = 0
-    out = sys.stdout
-    for rid, name, source in programs:
-        c, diagnostics = check_one(source, name, args.dry_run, args.max_paths)
-        ok = not any(d.is_error for d in diagnostics)
-        n_ok += ok
-        n_err += not ok
-        n_internal += any(d.code == "internal" for d in diagnostics)
-        if args.format == "json":
-            row = {"id": rid, "ok": ok, "neural_sites": c.neural_sites,
-                   "diagnostics": [d.to_json() for d in diagnostics]}
-            out.write(json.dumps(row) + "\n")
-        else:
-            for d in diagnostics:
-                if not (args.no_warnings and not d.is_error):
-                    out.write(d.format(name) + "\n")
+    n_ok, n_err, n_internal, n_incomplete = _check_all(programs, args, sys.stdout)
     seconds = round(time.perf_counter() - start, 3)
     if args.format == "json":
         summary = {"programs": len(programs), "ok": n_ok, "with_errors": n_err,
                    "internal_errors": n_internal, "seconds": seconds}
-        out.write(json.dumps({"summary": summary}) + "\n")
+        if args.dry_run:
+            summary["dry_runs_incomplete"] = n_incomplete
+        sys.stdout.write(json.dumps({"summary": summary}) + "\n")
     elif len(programs) > 1:
-        print(f"{len(programs)} programs: {n_ok} ok, {n_err} with errors, {n_internal} internal errors "
+        dry = f", {n_incomplete} dry runs incomplete" if args.dry_run else ""
+        print(f"{len(programs)} programs: {n_ok} ok, {n_err} with errors, {n_internal} internal errors{dry} "
               f"({seconds} s)", file=sys.stderr)
     return 0 if n_err == 0 else PROGRAM_ERRORS
+
+
+def _check_all(programs, args, out) -> tuple[int, int, int, int]:
+    """Check each program, writing its diagnostics; (ok, with errors, internal, dry runs incomplete)."""
+    if not programs:
+        return 0, 0, 0, 0
+    from fmprog.compiler import unvalidated_parsing
+
+    n_ok = n_err = n_internal = n_incomplete = 0
+    with unvalidated_parsing():  # once for the batch, not per program (see there)
+        for rid, name, source in programs:
+            c, diagnostics, dry = check_one(source, name, args.dry_run, args.max_paths, args.dry_run_seconds)
+            ok = not any(d.is_error for d in diagnostics)
+            n_ok += ok
+            n_err += not ok
+            n_internal += any(d.code == "internal" for d in diagnostics)
+            n_incomplete += dry is not None and not dry["complete"]
+            _write(out, args, rid, name, c, diagnostics, dry, ok)
+    return n_ok, n_err, n_internal, n_incomplete
+
+
+def _write(out, args, rid, name, c, diagnostics, dry, ok) -> None:
+    if args.format == "json":
+        row = {"id": rid, "ok": ok, "neural_sites": c.neural_sites, "diagnostics": [d.to_json() for d in diagnostics]}
+        if dry is not None:
+            row["dry_run"] = dry
+        out.write(json.dumps(row) + "\n")
+        return
+    for d in diagnostics:
+        if not (args.no_warnings and not d.is_error):
+            out.write(d.format(name) + "\n")
 
 
 # -- compile / show / dsl ------------------------------------------------------------------------

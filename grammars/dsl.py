@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,8 +50,20 @@ class Signature:
         return (named, tuple(p for p in named if not p.kwonly),
                 any(p.star == "*" for p in self.params), any(p.star == "**" for p in self.params))
 
+    @functools.cached_property
+    def _bind_errors(self) -> dict:
+        return {}
+
     def bind_error(self, nargs: int, kwnames: tuple[str, ...]) -> str | None:
-        """Why a call with `nargs` positionals and `kwnames` keywords cannot bind, or None."""
+        """Why a call with `nargs` positionals and `kwnames` keywords cannot bind, or None
+        (remembered per call shape: the checker asks for every call it sees)."""
+        key = (nargs, kwnames)
+        cache = self._bind_errors
+        if key not in cache:
+            cache[key] = self._bind_error(nargs, kwnames)
+        return cache[key]
+
+    def _bind_error(self, nargs: int, kwnames: tuple[str, ...]) -> str | None:
         named, positional, varargs, varkw = self.shape
         if nargs > len(positional) and not varargs:
             return f"{self.name}() takes {_count(len(positional))}, got {nargs}"
@@ -111,6 +124,12 @@ class Dsl:
     types: dict[str, ClassSpec]  # methods of str / list / dict / set values
     modules: dict[str, ClassSpec]  # math
     prompt_notes: tuple[str, ...]
+    classes: dict[str, ClassSpec] = field(default_factory=dict)  # every class of viper.pyi (ImagePatch, VideoSegment)
+
+    @functools.cached_property
+    def entry_names(self) -> frozenset[str]:
+        """The DSL names an entry function may take as parameters (bound to the DSL's own)."""
+        return frozenset([*self.classes, *self.functions])
 
     def neural_methods(self) -> dict[str, Signature]:
         return {n: s for n, s in self.patch.methods.items() if s.neural}
@@ -130,7 +149,8 @@ class Dsl:
         for sig in self.functions.values():
             lines += ["", sig.render() + ":", _indent(_docstring(sig.doc), 4)]
         lines.append("")
-        lines += list(self.prompt_notes)
+        for note in self.prompt_notes:  # a note that names a table is filled in and wrapped again
+            lines += textwrap.wrap(note.format(builtins=", ".join(self.builtins)), 88) if "{" in note else [note]
         return "\n".join(lines) + "\n"
 
 
@@ -236,4 +256,5 @@ def load() -> Dsl:
         types=py_classes,
         modules=modules,
         prompt_notes=tuple(notes),
+        classes=classes,
     )

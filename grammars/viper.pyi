@@ -76,6 +76,11 @@ class ImagePatch:
         """Returns True if the crop overlaps the box (left, lower, right, upper)."""
 
 
+class VideoSegment:
+    """Video input (ViperGPT's VideoSegment): not supported yet. It is a parameter of the long
+    entry signature; a program that uses it is refused."""
+
+
 @neural("llm")
 def llm_query(question: str, long_answer: bool = True) -> str:
     """Answers a question that needs outside knowledge, with a language model."""
@@ -87,26 +92,27 @@ def best_image_match(list_patches: list[ImagePatch], content: list[str], return_
 
 @also_called("distance_to", "dist", "distance_from")
 def distance(patch_a: ImagePatch | float, patch_b: ImagePatch | float) -> float:
-    """Returns the distance between the edges of two patches (0 if they overlap), or
-    between two numbers."""
+    """Returns the distance between the edges of two patches, or minus their intersection
+    over union if they touch or overlap; or the distance between two numbers."""
 
 def bool_to_yesno(bool_answer: bool) -> str:
     """Returns "yes" if bool_answer is True, else "no"."""
 
-def coerce_to_numeric(string: str, no_string: bool = False) -> float:
-    """Returns the number written in string ("3", "three", "3.5 m")."""
+def coerce_to_numeric(string: str, no_string: bool = False) -> float | str:
+    """Returns the number written in string ("3", "three", "3.5 m", the first of "10-15"),
+    an int unless it has a decimal point. If there is none, returns string itself, or raises
+    ValueError if no_string is True."""
 
 @alias("coerce_to_numeric")
-def to_numeric(string: str, no_string: bool = False) -> float:
+def to_numeric(string: str, no_string: bool = False) -> float | str:
     """Same as coerce_to_numeric."""
 
 
 # The program's entry point. Either of these two signatures.
 # prompt: def execute_command(image) -> str | ImagePatch: ...
 # prompt: def execute_command_<id>(image, possible_answers, query, ImagePatch, VideoSegment, llm_query, bool_to_yesno, distance, best_image_match): ...
+# The names in braces are filled in from the tables ({builtins}: those of python_subset.pyi).
 # prompt: Programs may use: if/elif/else, for loops (break, continue, else), while loops
 # prompt: (bounded at run time), comprehensions, lambdas, f-strings, `import math`, and
-# prompt: the builtins len, min, max, sorted, sum, abs, any, all, enumerate, range, zip,
-# prompt: int, float, str, bool, list, set, dict, tuple, round, next, reversed,
-# prompt: isinstance, print. No other imports, no classes, no nested functions, no
+# prompt: the builtins {builtins}. No other imports, no classes, no nested functions, no
 # prompt: try/except, no with, no global state.

@@ -96,24 +96,61 @@ class DryRunReport:
     complete: bool  # False when the budget ran out before every path was tried
 
 
-def dry_run(graph: Graph, inputs: dict | None = None, max_paths: int = 256) -> DryRunReport:
-    """Explore outcome sequences depth-first; one finding per distinct failure."""
+DRY_RUN_SECONDS = 10.0  # the default total budget of one program's dry run
+
+
+def dry_run(graph: Graph, inputs: dict | None = None, max_paths: int = 256,
+            seconds: float | None = DRY_RUN_SECONDS) -> "DryRunResult":
+    """Explore outcome sequences depth-first; one finding per distinct failure.
+
+    The whole exploration is bounded: at most `max_paths` runs and `seconds` of time in all
+    (None: no time budget). Each run has the bounds a real run has (iterations, value sizes,
+    memory) and the time left; when the budget ends a run, that is no finding: the report
+    says the dry run stopped, and why."""
+    import time  # here, not at the top: this module's head is shared with the neural-call rewrite
+
+    from .errors import Timeout
+
     inputs = inputs or {"image": IMAGE, "query": "question?", "possible_answers": ["yes", "no"]}
     found: dict[tuple, Finding] = {}
     script: list[int] | None = []
-    paths = 0
+    paths, stopped = 0, None
     entry = graph.outputs(None)["return"]
-    while script is not None and paths < max_paths:
-        run = _Run(graph, script, max_iterations=2_000, time_limit=5.0)
+    start = time.monotonic()
+    while script is not None:
+        left = None if seconds is None else seconds - (time.monotonic() - start)
+        if paths >= max_paths or (left is not None and left <= 0):
+            stopped = "paths" if paths >= max_paths else "time"
+            break
+        run = _Run(graph, script, time_limit=left)
         paths += 1
         try:
             value = run.run(dict(inputs))
             if value is None:
                 _add(found, Finding("NoAnswer", "the program returns None on this path", entry.range), run)
+        except Timeout:
+            stopped = "time"  # the budget ran out, not the program
+            break
         except ProgramError as e:
             _add(found, Finding(e.kind, e.message, e.range or entry.range), run)
         script = _next(run.trail)
-    return DryRunReport(sorted(found.values(), key=lambda f: (f.range.line, f.range.col)), paths, script is None)
+    findings = sorted(found.values(), key=lambda f: (f.range.line, f.range.col))
+    return DryRunResult(findings, paths, stopped is None, stopped, round(time.monotonic() - start, 3))
+
+
+@dataclass
+class DryRunResult(DryRunReport):
+    """A report that also says what stopped an incomplete dry run ("paths" or "time")."""
+
+    stopped_by: str | None = None
+    seconds: float = 0.0
+
+    def incomplete_diagnostic(self, where: CodeRange, max_paths: int, budget: float | None) -> Diagnostic | None:
+        """A warning for `fmprog check` when not every path was tried."""
+        if self.complete:
+            return None
+        limit = f"{max_paths} paths (--max-paths)" if self.stopped_by == "paths" else f"{budget} s (--dry-run-seconds)"
+        return Diagnostic.make("dry-run-incomplete", where, paths=self.paths, limit=limit)
 
 
 def _add(found: dict, finding: Finding, run: _Run) -> None:

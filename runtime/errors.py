@@ -7,7 +7,7 @@ from fmprog.compiler.diagnostics import CodeRange
 
 class ProgramError(Exception):
     """The program failed on one input: `kind` is the Python exception name (IndexError,
-    TypeError, ...) or Timeout / IterationLimit / BackendError; `range` is where."""
+    TypeError, ...) or Timeout / IterationLimit / ResourceLimit / BackendError; `range` is where."""
 
     def __init__(self, kind: str, message: str, where: CodeRange | None = None, site: str | None = None):
         super().__init__(message)
@@ -25,6 +25,10 @@ class ProgramError(Exception):
 
 class Timeout(ProgramError):
     pass
+
+
+class ResourceLimit(ProgramError):
+    """A value would pass a size limit, or the run's values its memory budget (runtime.limits)."""
 
 
 class RuntimeFault(Exception):

@@ -19,14 +19,16 @@ from .routed import RoutedInterpreter
 from .router import Router
 
 
-def evaluator(proto: RoutedInterpreter, policy: Policy, executor: Executor, inputs: dict,
+def evaluator(interp: RoutedInterpreter, policy: Policy, executor: Executor, inputs: dict,
               label: str | None) -> Evaluate:
+    """`evaluate` runs `interp` (an interpreter of the program kept for evaluations: runs are
+    sequential) under one fixed assignment per call."""
     sites = list(policy.sites.values())
+    pools, breaker = interp.router.pools, interp.router.breaker
 
     def evaluate(assignment: dict[str, int]) -> tuple[bool, float]:
         fixed = FixedAssignment(sites, assignment)
-        interp = proto.spawn()
-        interp.router = Router(proto.router.pools, fixed, proto.router.breaker)
+        interp.router = Router(pools, fixed, breaker)
         trace = interp.start(fixed.begin(np.zeros(1)), lambda job: executor.run([job])[0])
         try:
             answer = interp.run(dict(inputs))

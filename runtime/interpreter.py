@@ -11,28 +11,42 @@ does); a `RuntimeFault` (a policy's or fmprog's own bug) passes through unlocate
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
+
+from numpy import ndarray
 
 from fmprog.backends.base import Backend, BackendError, Result
 from fmprog.compiler.ir import Graph, Node, Op
 
 from . import neural as N
 from . import ops
-from .errors import ProgramError, RuntimeFault, Timeout
+from .errors import ProgramError, RuntimeFault
+from .limits import LIMITS, Limits, Meter
 from .values import ImagePatch, LoopResult, Unbound
 
 ABSENT = object()  # a MERGE none of whose candidates ran (its paths left the region)
 COLLECTIONS = {"listcomp": list, "setcomp": set, "dictcomp": dict}
+# Regions Python runs as nested functions: a name of the enclosing function read there is a
+# free variable (NameError when unbound, not UnboundLocalError).
+FUNCTION_SCOPES = ("listcomp", "setcomp", "dictcomp", "genexp", "lambda")
 
 
 class Interpreter:
-    """Runs a graph. Subclasses decide who serves neural calls (`neural`)."""
+    """Runs a graph. Subclasses decide who serves neural calls (`neural`).
 
-    def __init__(self, graph: Graph, max_iterations: int = 10_000, time_limit: float | None = 30.0):
+    Every run is bounded: `max_iterations` counts loop bodies, comprehension items and calls
+    of lambdas and function values (from map, sorted, ... too); `time_limit` (seconds, None
+    for none) covers all the work; `limits` bounds every value's size and the memory the run's
+    values take together (runtime.limits). Each bound raises a located ProgramError
+    (IterationLimit, Timeout, ResourceLimit) that names it."""
+
+    def __init__(self, graph: Graph, max_iterations: int = 10_000, time_limit: float | None = 30.0,
+                 limits: Limits = LIMITS):
         self.graph = graph
         self.max_iterations = max_iterations
         self.time_limit = time_limit
+        self.limits = limits
+        self.meter = Meter(limits, max_iterations, time_limit)
         self.members: dict[int | None, list[Node]] = {}
         self.outputs: dict[int | None, dict[str, Node]] = {}
         self.inputs_of: dict[int, dict[str, Node]] = {}
@@ -43,8 +57,16 @@ class Interpreter:
             elif n.op is Op.INPUT and n.region is not None:
                 self.inputs_of.setdefault(n.region, {})[n.target] = n
         self.region_ids = {r: [n.id for n in self._all_members(r)] for r in self.members if r is not None}
+        nested = [r for r in self.region_ids if graph.nodes[r].target in FUNCTION_SCOPES]
+        self.in_function_scope = {i for r in nested for i in self.region_ids[r]}
+        self._bind()
+
+    def _bind(self) -> None:
+        """The per-instance tables: op methods and PURE implementations charge *this*
+        interpreter's meter, so each instance must have its own."""
         # any_path reads guards, not values: op_pure evaluates it itself
-        self.impl = {n.id: ops.resolve(n, self) for n in graph.nodes if n.op is Op.PURE and n.target != "any_path"}
+        self.impl = {n.id: ops.resolve(n, self) for n in self.graph.nodes
+                     if n.op is Op.PURE and n.target != "any_path"}
         self.dispatch = {op: getattr(self, "op_" + op.value) for op in Op}
 
     def _all_members(self, region: int) -> list[Node]:
@@ -59,8 +81,7 @@ class Interpreter:
     def run(self, inputs: dict[str, Any]) -> Any:
         """The program's answer for one input; raises ProgramError if it fails."""
         self.inputs = inputs
-        self.iterations = 0
-        self.deadline = time.monotonic() + self.time_limit if self.time_limit else None
+        self.meter = Meter(self.limits, self.max_iterations, self.time_limit)
         env: dict[int, Any] = {}
         self.run_region(None, env)
         out = self.outputs[None]["return"].id
@@ -91,8 +112,15 @@ class Interpreter:
         kwargs = {k: self.check_bound(env[a], node) for k, a in node.kwargs}
         return args, kwargs
 
+    @property
+    def iterations(self) -> int:
+        return self.meter.iterations
+
     def check_bound(self, value, node: Node):
         if type(value) is Unbound:
+            if node.id in self.in_function_scope:  # as Python 3.11 words it for a free variable
+                raise ProgramError("NameError", f"cannot access free variable '{value.name}' where it is not "
+                                                "associated with a value in enclosing scope", node.range)
             raise ProgramError("UnboundLocalError",
                                f"cannot access local variable '{value.name}' where it is not associated with a value",
                                node.range)
@@ -104,11 +132,7 @@ class Interpreter:
         return ProgramError(type(e).__name__, str(e) or type(e).__name__, node.range)
 
     def tick(self, node: Node) -> None:
-        self.iterations += 1
-        if self.iterations > self.max_iterations:
-            raise ProgramError("IterationLimit", f"more than {self.max_iterations} loop iterations", node.range)
-        if self.deadline is not None and self.iterations % 32 == 0 and time.monotonic() > self.deadline:
-            raise Timeout("Timeout", f"over the time limit of {self.time_limit} s", node.range)
+        self.meter.tick(node.range)
 
     # -- one method per op kind -----------------------------------------------------------
     def op_input(self, node: Node, env: dict):
@@ -124,9 +148,16 @@ class Interpreter:
             return any(self.holds(p, env) for p in node.meta["paths"])
         args, kwargs = self.args(node, env)
         try:
-            return self.impl[node.id](*args, **kwargs)
-        except ProgramError:
+            value = self.impl[node.id](*args, **kwargs)
+            if type(value) is ndarray:  # an image array made by arithmetic on arrays: counted too
+                self.meter.array(value)
+            return value
+        except ProgramError as e:
+            if e.range is None:  # a bound crossed inside the op: it is this node's
+                e.range = node.range
             raise
+        except RecursionError as e:  # printing or comparing a value nested beyond Python's limit
+            raise self.fail(node, e) from None
         except Exception as e:  # the program's own error, e.g. IndexError
             raise self.fail(node, e) from e
 
@@ -181,6 +212,7 @@ class Interpreter:
         body = self.region_ids[node.id]
 
         def closure(*args):
+            self.tick(node)  # a call is an iteration, whoever makes it (map, sorted, key=...)
             if len(args) != len(params):
                 raise TypeError(f"<lambda>() takes {len(params)} arguments, got {len(args)}")
             for i in body:

@@ -136,9 +136,14 @@ class Recorder:
         self.breaker = Breaker(failures=2**62)
         self.proto = RoutedInterpreter(self.graph, Router(self.pools, _Lazy(self.sites, {}), self.breaker),
                                        max_iterations=self.max_iterations, time_limit=self.time_limit)
+        self.slots: list[RoutedInterpreter] = []  # one interpreter per input in flight
 
-    def task(self, item: Item, cache: SQLiteCache, summary: RecordSummary):
-        """A window task exploring `item` and filing its tree in `cache`."""
+    def task(self, item: Item, cache: SQLiteCache, summary: RecordSummary, slot: int = 0):
+        """A window task exploring `item` (on the window's interpreter `slot`) and filing its
+        tree in `cache`."""
+        while len(self.slots) <= slot:
+            self.slots.append(self.proto.spawn())
+        interp = self.slots[slot]
 
         def explore(submit) -> None:
             if item.problem:
@@ -150,7 +155,7 @@ class Recorder:
             key = tree_key(self.graph, self.pools, image, item)
             if cache.get_tree(key) is not None:
                 return None
-            tree, done, complete = self.explore(image, item, submit, summary)
+            tree, done, complete = self.explore(interp, image, item, submit, summary)
             summary.assignments += done
             summary.truncated += not complete
             if complete:
@@ -159,7 +164,8 @@ class Recorder:
 
         return explore
 
-    def explore(self, image, item: Item, submit, summary: RecordSummary) -> tuple[dict, int, bool]:
+    def explore(self, interp: RoutedInterpreter, image, item: Item, submit,
+                summary: RecordSummary) -> tuple[dict, int, bool]:
         """(outcome tree, assignments run, whether every assignment was run)."""
         inputs = {"image": image, "query": item.query, "possible_answers": item.possible_answers or []}
         memo = CachingExecutor(_Submitting(submit), MemoryCache())
@@ -169,7 +175,6 @@ class Recorder:
         while todo and done < self.max_assignments:
             fixed = todo.pop()
             lazy = _Lazy(self.sites, fixed)
-            interp = self.proto.spawn()
             interp.router = Router(self.pools, lazy, self.breaker)
             trace = interp.start(lazy.begin(None), lambda job: memo.run([job])[0])
             try:
@@ -218,7 +223,7 @@ def record(graph: Graph, items: list[Item], pools: Pools, cache_path: str, windo
     try:
         for first in range(0, len(items), window):
             batch = items[first:first + window]
-            run_window(executor, [recorder.task(it, cache, summary) for it in batch])
+            run_window(executor, [recorder.task(it, cache, summary, i) for i, it in enumerate(batch)])
             bar.update(len(batch))
     finally:
         bar.close()

@@ -38,9 +38,11 @@ class RoutedInterpreter(Interpreter):
         self.router = router
 
     def spawn(self) -> "RoutedInterpreter":
-        """Another interpreter of the same program, sharing its static tables."""
+        """Another interpreter of the same program (sharing its static tables, with its own
+        meter and op bindings). Spawning costs about a compile's binding step: callers keep
+        the instances they spawn and reuse them, one per input in flight."""
         other = copy.copy(self)
-        other.dispatch = {op: getattr(other, "op_" + op.value) for op in self.dispatch}
+        other._bind()
         return other
 
     def start(self, episode: Episode, submit: Submit) -> Trace:
@@ -62,8 +64,9 @@ class RoutedInterpreter(Interpreter):
     def _call(self, req: Request, plan) -> Result:
         t0 = time.monotonic()
         served = self.submit(_job(plan.backend, req))
-        if self.deadline is not None:  # time waiting for a model is not the program's
-            self.deadline += time.monotonic() - t0
+        meter = self.meter
+        if meter.deadline is not None:  # time waiting for a model is not the program's
+            meter.deadline += time.monotonic() - t0
         err = served.error
         self.router.observe(plan, err is None or not err.health)
         self.trace.calls.append(CallRecord(

@@ -81,6 +81,8 @@ class Stream:
                                s.budget_gain, s.cost_weight)
         self.proto = RoutedInterpreter(graph, self.router, max_iterations=s.max_iterations,
                                        time_limit=s.time_limit)
+        self.slots: list[RoutedInterpreter] = []  # one interpreter per input in flight
+        self.evaluating: RoutedInterpreter | None = None  # the oracle's
         # what always-largest pays per call of a site: for cost_vs_largest
         self.largest = {n.meta["site"]: pools.pool(n.meta["kind"])[-1].cost
                         for n in graph.neural_sites() if pools.has(n.meta["kind"])}
@@ -93,7 +95,7 @@ class Stream:
         with the stream's last window."""
         k = self.settings.window
         for first in range(start, len(items), k):
-            window = [self._prepare(seq, items[seq]) for seq in range(first, min(first + k, len(items)))]
+            window = [self._prepare(seq, items[seq], seq - first) for seq in range(first, min(first + k, len(items)))]
             runnable = [w for w in window if w.interp is not None]
             run_window(self.executor, [self._task(w) for w in runnable])
             for w in window:
@@ -107,7 +109,12 @@ class Stream:
             yield [(w.seq, w.row) for w in window], state
 
     # -- one input -------------------------------------------------------------------------
-    def _prepare(self, seq: int, item: Item) -> _Input:
+    def _slot(self, i: int) -> RoutedInterpreter:
+        while len(self.slots) <= i:
+            self.slots.append(self.proto.spawn())
+        return self.slots[i]
+
+    def _prepare(self, seq: int, item: Item, slot: int = 0) -> _Input:
         w = _Input(seq, item, {"item": item.key, "label": item.label, "cost": 0.0,
                                "largest_cost": 0.0}, t0=time.perf_counter())
         if item.problem:
@@ -125,12 +132,13 @@ class Stream:
             evaluate = None
             if self.policy.needs_evaluator:
                 w.executor = CachingExecutor(self.executor, MemoryCache())
-                evaluate = evaluator(self.proto, self.policy, w.executor, w.inputs, item.label)
+                self.evaluating = self.evaluating or self.proto.spawn()
+                evaluate = evaluator(self.evaluating, self.policy, w.executor, w.inputs, item.label)
             w.episode = self.policy.begin(context, evaluate)
         except Exception as e:
             self._fault(w, "policy begin", e)
             return w
-        w.interp = self.proto.spawn()
+        w.interp = self._slot(slot)
         return w
 
     def _task(self, w: _Input) -> Callable[[Submit], None]:

@@ -3,12 +3,17 @@
 Boxes follow the DSL's convention: (left, lower, right, upper) in pixels of the whole
 image with y growing upwards, so `lower` is the bottom edge. Arrays are stored top-down
 (row 0 at the top), so a box covers rows [H - upper, H - lower).
+
+Patches a program makes (`ImagePatch(image, ...)`, `patch.crop(...)`) follow ViperGPT
+(cvlab-columbia/viper, image_patch.py), see docs/dsl-semantics.md: coordinates given to
+ImagePatch() must be integers, crop() truncates its coordinates with int(), and a patch
+with no area is an error ("ImagePatch has no area"). Boxes are clamped to the image.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -55,9 +60,10 @@ class ImagePatch:
         return crop if crop.size else self.image[:1, :1]
 
     def crop(self, left, lower, right, upper) -> "ImagePatch":
-        """A sub-patch; coordinates relative to this patch, as in ViperGPT."""
-        return ImagePatch(self.image, self.left + left, self.lower + lower,
-                          self.left + right, self.lower + upper, ctx=self.ctx)
+        """A sub-patch; coordinates relative to this patch and truncated with int(), as in ViperGPT."""
+        left, lower, right, upper = int(left), int(lower), int(right), int(upper)
+        return _with_area(ImagePatch(self.image, self.left + left, self.lower + lower,
+                                     self.left + right, self.lower + upper, ctx=self.ctx))
 
     def overlaps_with(self, left, lower, right, upper) -> bool:
         return self.left <= right and self.right >= left and self.lower <= upper and self.upper >= lower
@@ -74,20 +80,61 @@ class ImagePatch:
     def __hash__(self) -> int:
         return hash(self.box())
 
-    # Plain-Python execution (the reference harness) reaches models through ctx.
+    # Plain-Python execution (the reference harness) reaches models through ctx; the
+    # methods themselves are made from the DSL's neural methods, below the class.
     def _neural(self, method, *args, **kwargs):
         if self.ctx is None:
             raise RuntimeError(f"ImagePatch.{method}() has no model attached")
         return self.ctx.call(method, self, args, kwargs)
 
-    def find(self, *a, **k): return self._neural("find", *a, **k)
-    def exists(self, *a, **k): return self._neural("exists", *a, **k)
-    def verify_property(self, *a, **k): return self._neural("verify_property", *a, **k)
-    def query(self, *a, **k): return self._neural("query", *a, **k)
-    def simple_query(self, *a, **k): return self._neural("query", *a, **k)
-    def best_text_match(self, *a, **k): return self._neural("best_text_match", *a, **k)
-    def compute_depth(self, *a, **k): return self._neural("compute_depth", *a, **k)
-    def llm_query(self, *a, **k): return self._neural("llm_query", *a, **k)
+
+def _neural_method(name: str, canonical: str):
+    def method(self, *args, **kwargs):
+        return self._neural(canonical, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _add_neural_methods() -> None:
+    from fmprog.grammars import dsl
+
+    for name, sig in dsl.load().neural_methods().items():
+        setattr(ImagePatch, name, _neural_method(name, sig.canonical))
+
+
+_add_neural_methods()
+
+
+def _with_area(patch: ImagePatch) -> ImagePatch:
+    if patch.width <= 0 or patch.height <= 0:
+        raise ValueError("ImagePatch has no area")
+    return patch
+
+
+def program_patch(image, left=None, lower=None, right=None, upper=None, ctx=None) -> ImagePatch:
+    """`ImagePatch(...)` as a program calls it: integer coordinates (a float is a TypeError,
+    as ViperGPT's tensor slicing makes it), and an area."""
+    for v in (left, lower, right, upper):
+        if v is not None and not hasattr(v, "__index__"):
+            raise TypeError("slice indices must be integers or None or have an __index__ method")
+    return _with_area(ImagePatch(image, left, lower, right, upper, ctx=ctx))
+
+
+class _PatchClass(type):
+    """What the name `ImagePatch` is to a program: calling it makes a patch as programs do
+    (`program_patch`), and isinstance(x, ImagePatch) holds for every patch."""
+
+    def __call__(cls, *args, **kwargs):
+        return program_patch(*args, **kwargs, ctx=cls.ctx)
+
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, ImagePatch)
+
+
+def patch_class(ctx=None) -> type:
+    """The value of the name `ImagePatch` in a program, its patches served through `ctx`."""
+    return _PatchClass("ImagePatch", (), {"ctx": ctx, "__module__": __name__})
 
 
 @dataclass(frozen=True)
@@ -110,3 +157,26 @@ class LoopResult:
         if key.startswith("carry:"):
             return self.carry[key[6:]]
         return getattr(self, key)
+
+
+class FunctionValue:
+    """A builtin or DSL function used as a value (`key=len`, `map(str, xs)`): each call counts as
+    an iteration and is accounted as a direct call would be, whoever makes it (map, sorted).
+    It compares, hashes and prints as the function itself."""
+
+    __slots__ = ("fn", "call")
+
+    def __init__(self, fn: Callable, call: Callable):
+        self.fn, self.call = fn, call
+
+    def __call__(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def __eq__(self, other):
+        return self.fn == (other.fn if isinstance(other, FunctionValue) else other)
+
+    def __hash__(self):
+        return hash(self.fn)
+
+    def __repr__(self):
+        return repr(self.fn)

@@ -14,7 +14,7 @@ from typing import Any
 from fmprog.backends.base import Backend
 from fmprog.runtime import builtins as B
 from fmprog.runtime import neural as N
-from fmprog.runtime.values import ImagePatch
+from fmprog.runtime.values import patch_class
 
 FILENAME = "<fmprog-reference>"
 
@@ -40,14 +40,10 @@ def run_python(source: str, image: Any, backends: dict[str, Backend], query: str
     `backends` maps a kind (detection, vqa, ...) to the backend serving it.
     """
     ctx = _Context(backends)
-
-    def make_patch(*a, **k):
-        return ImagePatch(*a, **k, ctx=ctx)
-
     env = {
         "__builtins__": {**{n: getattr(py, n) for n in dir(py) if not n.startswith("_")},
                          "range": B.safe_range, "print": B.safe_print, "__import__": py.__import__},
-        "ImagePatch": make_patch,
+        "ImagePatch": patch_class(ctx),  # a class: isinstance(x, ImagePatch) works as in the graph
         "llm_query": lambda *a, **k: ctx.call("llm_query", None, a, k),
         "best_image_match": lambda *a, **k: ctx.call("best_image_match", None, a, k),
         **B.DSL_FUNCTIONS,

@@ -64,3 +64,22 @@ def test_cli_json_gains_dry_run_findings(tmp_path):
     text = subprocess.run([sys.executable, "-m", "fmprog", "check", "--dry-run", str(f)],
                           capture_output=True, text=True).stdout
     assert f"{f}:4:10: error dry-run: IndexError" in text
+
+
+def test_dry_run_budgets_are_validated(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text(SAFE)
+    for flag in (["--dry-run-seconds", "0"], ["--max-paths", "0"]):
+        out = subprocess.run([sys.executable, "-m", "fmprog", "check", "--dry-run", *flag, str(f)],
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and "must be positive" in out.stderr
+
+
+def test_a_complete_dry_run_says_so_in_json(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text(SAFE)
+    out = subprocess.run([sys.executable, "-m", "fmprog", "check", "--dry-run", "--format", "json", str(f)],
+                         capture_output=True, text=True)
+    row, summary = [json.loads(line) for line in out.stdout.splitlines()]
+    assert row["dry_run"]["complete"] and row["dry_run"]["stopped_by"] is None and row["dry_run"]["paths"] == 5
+    assert summary["summary"]["dry_runs_incomplete"] == 0

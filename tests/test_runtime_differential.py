@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from fmprog.backends.base import KINDS
 from fmprog.backends.fake import FakeBackend
@@ -13,6 +15,7 @@ from fmprog.compiler import compile_source
 from fmprog.runtime.errors import ProgramError
 from fmprog.runtime.interpreter import FixedInterpreter
 from reference import run_python
+from test_compiler_properties import body_program, statements
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "llm-programs-dev.jsonl"
 IMAGES = [np.random.default_rng(s).integers(0, 255, (48 + 8 * s, 64, 3), dtype=np.uint8) for s in range(3)]
@@ -23,6 +26,8 @@ def _norm(v):
         return ("array", v.shape)
     if isinstance(v, (list, tuple)):
         return [_norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _norm(x) for k, x in v.items()}
     return v
 
 
@@ -116,6 +121,95 @@ def execute_command(image):
         found = 1
     return found
 ''',
+    # a name never bound, read in a comprehension, a generator or a lambda: a free variable
+    # there, so NameError (Python 3.11), not UnboundLocalError
+    "free-variable-in-comprehension": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    if p.exists("dog"):
+        n = 1
+    return [n for _ in range(2)]
+''',
+    "free-variable-in-generator": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    if p.exists("dog"):
+        n = 1
+    return sum(n for _ in range(2))
+''',
+    "free-variable-in-lambda": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    if p.exists("dog"):
+        n = 1
+    return sorted([3, 1], key=lambda x: x + n)
+''',
+    "free-variable-in-nested-iterable": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    if p.exists("dog"):
+        ys = [1]
+    return [x + y for x in range(2) for y in ys]
+''',
+    "unbound-in-first-iterable": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    if p.exists("dog"):
+        ys = [1]
+    return [y for y in ys]
+''',
+    "isinstance": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    f = ImagePatch
+    q = f(image)
+    return [isinstance(p, ImagePatch), isinstance(q, ImagePatch), isinstance(p.find("x"), list),
+            isinstance("a", (list, str)), isinstance(1, ImagePatch), isinstance(p.crop(0, 0, 5, 5), ImagePatch)]
+''',
+    "set-pop-and-tuple-methods": '''
+def execute_command(image):
+    s = {3, 1, 2}
+    t = (1, 2, 2)
+    return s.pop(), s, t.count(2), t.index(2)
+''',
+    "functions-as-values": '''
+def execute_command(image):
+    xs = ["bb", "a", "ccc"]
+    return sorted(xs, key=len), list(map(str, [1, 2])), max([-3, 2], key=abs), len
+''',
+    "crop-with-no-area": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    q = p.crop(10, 10, 10, 20)
+    return q.width
+''',
+    "crop-outside-the-image": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    return p.crop(p.width + 5, 0, p.width + 9, 4).height
+''',
+    "float-coordinates": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    q = p.crop(1.7, 0.2, 10.9, 10.5)
+    boxes = [q.left, q.lower, q.right, q.upper]
+    return boxes, ImagePatch(image, 1.5, 0, 10, 10)
+''',
+    "coerce-to-numeric": '''
+def execute_command(image):
+    words = ["3", "three", "twenty five", "3.5 m", "10-15", "-4 degrees", "yes", "1,000"]
+    return [coerce_to_numeric(w) for w in words], to_numeric("two point five")
+''',
+    "coerce-to-numeric-no-string": '''
+def execute_command(image):
+    return coerce_to_numeric("none", no_string=True)
+''',
+    "distance-as-viper": '''
+def execute_command(image):
+    p = ImagePatch(image)
+    a, b, c = p.crop(0, 0, 10, 10), p.crop(5, 5, 15, 15), p.crop(30, 0, 40, 10)
+    return distance(a, b), distance(a, c), distance(a, a), distance(2.5, -1)
+''',
 }
 
 
@@ -168,14 +262,17 @@ def execute_command(image):
 
 
 def test_format_cannot_reach_attributes():
+    assert [d.code for d in compile_source('def execute_command(image):\n    return "{0.__class__}".format(image)\n')
+            .diagnostics] == ["format-lookup"]  # a literal template: refused at check time
     src = '''
 def execute_command(image):
-    return "{0.__class__}".format(image)
+    template = "{0.__class__}"
+    return template.format(image)
 '''
     c = compile_source(src)
     with pytest.raises(ProgramError) as e:
         FixedInterpreter(c.graph, {}).run({"image": IMAGES[0]})
-    assert e.value.kind == "ValueError"
+    assert e.value.kind == "ValueError" and e.value.range.line == 4
 
 
 def test_runtime_tables_match_the_dsl():
@@ -192,3 +289,45 @@ def test_runtime_tables_match_the_dsl():
     neural = {s.canonical for s in d.patch.methods.values() if s.neural} | {
         s.canonical for s in d.functions.values() if s.neural}
     assert set(N.METHODS) == neural
+
+
+# -- generated programs: the statement grammar of test_compiler_properties -------------------------
+class _Budget(Exception):
+    """The plain-Python run took too many steps (a generated endless loop)."""
+
+
+def python_run_bounded(src, image, backends, steps=20_000):
+    import sys
+
+    count = [0]
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == "<fmprog-reference>":
+            count[0] += 1
+            if count[0] > steps:
+                raise _Budget()
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        return run_python(src, image, backends, possible_answers=["yes", "no"])
+    finally:
+        sys.settrace(None)
+
+
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Python's own, compiling odd generated code
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(statements(), min_size=1, max_size=5), st.integers(0, 3))
+def test_generated_programs_graph_equals_python(stmts, seed):
+    src = body_program(stmts)
+    c = compile_source(src)
+    assume(c.ok)
+    backends = {k: FakeBackend(f"gen-{k}-{seed}", 1, k) for k in KINDS}
+    image = IMAGES[seed % len(IMAGES)]
+    ref = python_run_bounded(src, image, backends)
+    if ref[0] == "error" and ref[1][0] == "_Budget":
+        assume(False)  # an endless loop in Python: the graph stops it at its bounds
+    got = graph_run(c.graph, image, backends)
+    if got[0] == "error" and got[1][0] in ("IterationLimit", "Timeout", "ResourceLimit"):
+        assume(False)  # beyond the graph's bounds: plain Python has none
+    assert same(ref, got), (ref, got, src)

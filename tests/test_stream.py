@@ -336,3 +336,20 @@ def test_a_cascade_escalates_low_confidence_answers_and_pays_for_both(tmp_path):
     both = [r for r in late if len(r["trace"]["calls"]) == 2]
     assert both and all(r["cost"] == 11.0 for r in both)  # every tier run is paid
     assert all([c["backend"] for c in r["trace"]["calls"]] == ["vqa-small", "vqa-large"] for r in both)
+
+
+BUSY = '''def execute_command(image):
+    image_patch = ImagePatch(image)
+    n = 0
+    for i in range(4000):
+        n = n + 1
+    return bool_to_yesno(image_patch.exists("dog") and n > 0)
+'''
+
+
+@pytest.mark.parametrize("policy,window", [("static-cheapest", 1), ("static-cheapest", 4), ("oracle", 2)])
+def test_every_input_gets_its_own_iteration_budget(tmp_path, policy, window):
+    """Interpreters reused across inputs (and the oracle's evaluations) start each run
+    with a fresh meter: 6 inputs of 4,000 iterations never add up to the 10,000 bound."""
+    rows = run(tmp_path, fakes(), n=6, program=BUSY, policy=policy, window=window).rows
+    assert [r["error_kind"] for r in rows] == [None] * 6
