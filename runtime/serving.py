@@ -34,6 +34,7 @@ from .feedback import make_feedback
 from .inputs import Item, read_image
 from .learning import Learner
 from .policies.base import Episode, Policy
+from .policies.rewards import span
 from .routed import RoutedInterpreter
 from .router import Breaker, Router
 from .settings import RunSettings
@@ -79,6 +80,7 @@ class Stream:
         self.router = Router(pools, policy, Breaker(s.breaker_failures, s.breaker_cooldown))
         self.learner = Learner(policy, s.feedback_delay, s.feedback_rate, s.seed, s.budget,
                                s.budget_gain, s.cost_weight)
+        policy.set_reward_span(span(s.reward))
         self.proto = RoutedInterpreter(graph, self.router, max_iterations=s.max_iterations,
                                        time_limit=s.time_limit)
         self.slots: list[RoutedInterpreter] = []  # one interpreter per input in flight

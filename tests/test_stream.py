@@ -353,3 +353,12 @@ def test_every_input_gets_its_own_iteration_budget(tmp_path, policy, window):
     with a fresh meter: 6 inputs of 4,000 iterations never add up to the 10,000 bound."""
     rows = run(tmp_path, fakes(), n=6, program=BUSY, policy=policy, window=window).rows
     assert [r["error_kind"] for r in rows] == [None] * 6
+
+
+@pytest.mark.parametrize("policy", ["structured", "structured-cascade"])
+def test_a_backend_that_can_never_pay_off_is_not_even_tried(tmp_path, policy):
+    """At lambda 1 a backend costing 10,000 more than the cheapest loses more than any
+    open-form answer is worth (200): no warm-up, no exploration, no escalation."""
+    rows = run(tmp_path, fakes(costs=(1.0, 10_000.0)), n=30, policy=policy, cost_weight=1.0,
+               reward="open-form").rows
+    assert {c["index"] for r in rows for c in r["trace"]["calls"]} == {0}

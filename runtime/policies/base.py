@@ -96,6 +96,13 @@ class Policy(ABC):
     def reprice(self) -> None:
         """Recompute what depends on `cost_weight` (subclasses that cache penalties)."""
 
+    #: the largest difference two task rewards of one input can have (set by the runtime
+    #: from the reward in use): a backend whose extra cost exceeds it can never pay off
+    reward_span: float = float("inf")
+
+    def set_reward_span(self, span: float) -> None:
+        self.reward_span = float(span)
+
     def begin(self, features: Any, evaluate: Evaluate | None = None) -> Episode:
         """Start an input. Its random draws come from a generator of its own, seeded from
         the policy's in input order: an input's choices do not depend on how the runtime

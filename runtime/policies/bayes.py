@@ -61,9 +61,14 @@ class SiteModel:
         quad = (self.a_inv @ z) @ z
         return m @ z, np.sqrt(np.maximum(noise * quad, 0.0))
 
-    def draw(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray | int:
-        """A Thompson draw of every arm's value at z, or the arm to warm up (an int)."""
-        warm = np.flatnonzero(self.n < self.s.warmup)
+    def draw(self, z: np.ndarray, rng: np.random.Generator, hopeless=None) -> np.ndarray | int:
+        """A Thompson draw of every arm's value at z, or the arm to warm up (an int). Arms
+        marked `hopeless` (their extra cost exceeds any reward they could add) are not
+        warmed up: trying them could only lose."""
+        cold = self.n < self.s.warmup
+        if hopeless is not None:
+            cold &= ~hopeless
+        warm = np.flatnonzero(cold)
         if len(warm):
             # warm-ups in random order: sites warmed in lockstep would credit one site's
             # arm with another's (A's cheap tier always paired with B's)
@@ -140,10 +145,15 @@ class BayesSitePolicy(Policy):
 
     def _choose(self, episode: Episode, site: Site) -> int:
         m = self.models[site.id]
-        draw = m.draw(self._context(episode), episode.rng)
+        penalty = self._penalty(site.id)
+        draw = m.draw(self._context(episode), episode.rng, self._hopeless(penalty))
         if isinstance(draw, int):
             return draw
-        return int(np.argmax(draw - self._penalty(site.id)))
+        return int(np.argmax(draw - penalty))
+
+    def _hopeless(self, penalty: np.ndarray) -> np.ndarray:
+        """Arms whose extra cost over the cheapest exceeds the reward span."""
+        return penalty - penalty.min() > self.reward_span / self.settings.reward_scale
 
     def _penalty(self, site_id: str) -> np.ndarray:
         """lambda * cost of each arm, per firing (the site's calls per firing), in target units."""
@@ -228,13 +238,15 @@ class CascadePolicy(BayesSitePolicy):
         tiers = self.escalators[site_id]
         if index >= len(tiers):
             return None
+        extra = self.cost_weight * self.costs[site_id][index + 1] / self.settings.reward_scale
+        if extra > self.reward_span / self.settings.reward_scale:
+            return None  # the next tier costs more than any answer could be worth
         q = 0.5 if confidence is None else float(np.clip(confidence, 0.0, 1.0))
         u = np.concatenate([[1.0, q, q * q], self._context(episode)[1:]])
         draw = tiers[index].draw(u, episode.rng)
         if isinstance(draw, int):
             action = draw
         else:
-            extra = self.cost_weight * self.costs[site_id][index + 1] / self.settings.reward_scale
             action = int(draw[1] - extra > draw[0])
         episode.extra.setdefault("escalations", []).append([site_id, index, u, action])
         return index + 1 if action else None

@@ -33,6 +33,14 @@ def open_form_reward(correct: bool) -> float:
     return OPEN_FORM_RIGHT if correct else OPEN_FORM_WRONG
 
 
+def span(kind: str) -> float:
+    """The largest difference between two task rewards of one input under `kind`
+    (binary, open-form, or auto: either, so the larger)."""
+    binary = TRUE_POSITIVE - FALSE_NEGATIVE
+    open_form = OPEN_FORM_RIGHT - OPEN_FORM_WRONG
+    return {"binary": binary, "open-form": open_form}.get(kind, max(binary, open_form))
+
+
 def reward(task_reward: float, cost: float, cost_weight: float) -> float:
     """The reward of one input: task reward minus cost_weight * cost."""
     return float(task_reward) - float(cost_weight) * float(cost)
