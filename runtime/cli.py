@@ -117,8 +117,9 @@ def add_runtime_commands(sub) -> None:
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     d.add_argument("--program", help="program file (default: examples/shapes/red_circle.py)")
     d.add_argument("--policies", default="structured,static-cheapest,static-largest")
-    d.add_argument("--cost-weight", type=float, default=30.0,
-                   help="lambda per M parameters (default 30: the embedded models are small)")
+    d.add_argument("--cost-weight", type=float, default=0.05,
+                   help="lambda per million multiply-accumulates of the embedded models (default "
+                        "0.05: the largest stack then costs about 40 of the +-100 open-form reward)")
     d.add_argument("--reward", choices=("auto", "binary", "open-form"), default="open-form",
                    help="task reward (default open-form: the binary reward's +1000/+1 for right yes/no "
                         "answers buries the routing signal under label noise on short streams)")
