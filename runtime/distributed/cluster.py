@@ -44,7 +44,9 @@ def connect(settings: RaySettings) -> tuple[bool, float]:
             ray.init(address=settings.address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise ClusterError(f"cannot connect to the Ray cluster at {settings.address!r}: "
-                               f"{_first_line(e)} (start one with `ray start --head`)") from None
+                               f"{_first_line(e)} (start one with `ray start --head`; a cluster "
+                               f"with token authentication, Ray's default, needs RAY_AUTH_MODE=token "
+                               f"and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
     return True, time.perf_counter() - t0
 
 
@@ -126,9 +128,10 @@ class Deployment:
         import ray
 
         s = self.settings
-        opts: dict[str, Any] = dict(num_cpus=s.cpus("backend"), max_restarts=s.max_restarts,
+        opts: dict[str, Any] = dict(num_cpus=s.backend_cpus, max_restarts=s.max_restarts,
                                     max_task_retries=0, max_concurrency=s.concurrency_of(name),
-                                    name=self._name("backend", name or "entry"))
+                                    name=self._name("backend", name or "entry"),
+                                    scheduling_strategy="SPREAD")
         if spec.wants_gpu(self.cluster_gpus):
             opts["num_gpus"] = s.gpus
         host = ray.remote(BackendHost).options(**opts).remote(spec)
@@ -185,7 +188,8 @@ class Deployment:
 
         s = self.settings
         cache = self._cache(settings) if settings.cache else None
-        opts = dict(num_cpus=s.cpus("worker"), max_restarts=s.max_restarts, max_task_retries=0)
+        opts = dict(num_cpus=s.worker_cpus, max_restarts=s.max_restarts, max_task_retries=0,
+                    scheduling_strategy="SPREAD")
         Worker = ray.remote(WorkerHost)
         # sent once per worker (and kept by Ray for its restarts): the program, the pools
         # (backend actors by name), the settings and the cache actor's name

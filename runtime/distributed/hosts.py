@@ -140,9 +140,13 @@ class WorkerHost:
         return os.getpid()
 
     def _read(self, w: Work):
-        if w.data is not None:
-            return read_image(io.BytesIO(w.data), self.max_pixels)
-        return read_image(w.item.path, self.max_pixels)
+        if w.data is None:
+            return read_image(w.item.path, self.max_pixels)
+        fp = io.BytesIO(w.data)
+        try:
+            return read_image(fp, self.max_pixels)
+        except Exception as e:  # name the file, as reading it from its path does
+            raise OSError(str(e).replace(repr(fp), repr(str(w.item.path)))) from e
 
     def load(self, work: list[Work]) -> dict[int, tuple[str, Any]]:
         """Read the share's images (kept for `run`) and their features when the policy

@@ -50,9 +50,8 @@ class RaySettings:
       backends that wait on a server).
     - gpus: GPUs each replica of a backend whose configured device is cuda (or auto, on
       a cluster with GPUs) asks Ray for: 1, or a fraction to share a GPU.
-    - worker_cpus, backend_cpus: CPUs each actor reserves (None: 0 on a local cluster,
-      where the OS shares the machine as a local run does; 1 on a remote one, so that
-      Ray spreads the actors over its nodes).
+    - worker_cpus, backend_cpus: CPUs each actor reserves (default 0: workers mostly wait
+      on backends; Ray spreads the actors over the nodes whatever they reserve).
     - images: "path", workers read each image from its path (a local cluster, or a
       file system every node mounts); "bytes", the driver reads the file and sends its
       bytes as stored (PNG, JPEG, ...).
@@ -71,8 +70,8 @@ class RaySettings:
     concurrency_by_name: tuple[tuple[str, int], ...] = ()
     gpus: float = 1.0
     num_cpus: int | None = None
-    worker_cpus: float | None = None
-    backend_cpus: float | None = None
+    worker_cpus: float = 0.0
+    backend_cpus: float = 0.0
     images: str = "path"
     window_tries: int = 3
     max_restarts: int = 3
@@ -93,8 +92,8 @@ class RaySettings:
             _fail("gpus", "a fraction of one GPU or a whole number of GPUs", self.gpus)
         if self.num_cpus is not None:
             _int("num_cpus", self.num_cpus, 1)
-        _number("worker_cpus", self.worker_cpus, 0.0, none_ok=True)
-        _number("backend_cpus", self.backend_cpus, 0.0, none_ok=True)
+        _number("worker_cpus", self.worker_cpus, 0.0)
+        _number("backend_cpus", self.backend_cpus, 0.0)
         if self.images not in IMAGE_MODES:
             _fail("images", f"one of {', '.join(IMAGE_MODES)}", self.images)
         _number("start_timeout", self.start_timeout, 0.0, strict=True)
@@ -108,11 +107,6 @@ class RaySettings:
 
     def concurrency_of(self, name: str) -> int:
         return dict(self.concurrency_by_name).get(name, self.concurrency)
-
-    def cpus(self, what: str) -> float:
-        """CPUs a worker or backend actor reserves (see the class docstring)."""
-        given = self.worker_cpus if what == "worker" else self.backend_cpus
-        return given if given is not None else (0.0 if self.local else 1.0)
 
     def named(self) -> set[str]:
         """Backend names the per-name settings mention (each must exist)."""
