@@ -3,7 +3,6 @@ a local run with the same window and seed for learned ones, kill -9 of the drive
 --resume, a killed worker, a killed backend actor, the call cache's single writer, and the
 optional extra. One local Ray cluster (`ray.init(num_cpus=2)`) serves the whole module."""
 
-import dataclasses
 import json
 import signal
 import subprocess
@@ -73,12 +72,13 @@ def slow(ray):
 
 
 @pytest.fixture
-def tries(slow, monkeypatch):
-    """Set the deployment's retry settings for one test."""
+def tries(slow):
+    """Set the slow deployment's retries for one test."""
     def set_(**kw):
-        monkeypatch.setattr(slow.deployment, "settings", dataclasses.replace(slow.deployment.settings, **kw))
+        slow.deployment.configure(**kw)
         return slow
-    return set_
+    yield set_
+    slow.deployment.configure(window_tries=3, backend_retries=1)
 
 
 @pytest.fixture(scope="module")

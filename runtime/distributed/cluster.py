@@ -10,6 +10,7 @@ over workers. `pools.close()` stops every actor and, if it started Ray, Ray.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -180,6 +181,18 @@ class Deployment:
                              handles=hosts)
 
     # -- workers, per served program ------------------------------------------------------
+    #: the settings a deployment reads each time it starts a stream's workers
+    PER_STREAM = ("workers", "window_tries", "backend_retries", "images", "worker_cpus", "start_timeout")
+
+    def configure(self, **changes) -> None:
+        """Change the per-stream settings (workers, window_tries, backend_retries, images,
+        worker_cpus, start_timeout) for the streams started from now on: one set of
+        backend actors can serve runs with 1 and with 2 workers, side by side."""
+        bad = sorted(set(changes) - set(self.PER_STREAM))
+        if bad:
+            raise ValueError(f"only {', '.join(self.PER_STREAM)} change per stream, not {', '.join(bad)}")
+        self.settings = dataclasses.replace(self.settings, **changes)
+
     def streams(self, graph, pools: Pools, policy, settings):
         """(RayStream, release) for `service.serve`: W workers holding `graph`, the
         driver's own executor over the backend actors (for the oracle's evaluations),
