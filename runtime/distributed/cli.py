@@ -16,12 +16,12 @@ def add_ray_args(p) -> None:
     g = p.add_argument_group("serving on Ray (needs the ray extra: pip install 'fmprog[ray]'; "
                              "see docs/scale.md)")
     g.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="backends as Ray actors, inputs spread over Ray workers: 'local' (the "
-                        "default value) starts a Ray cluster in this process, ADDRESS connects to "
-                        "one (auto, HOST:6379, ray://HOST:10001)")
+                   help="backends as Ray actors (and for run, each window's inputs spread over "
+                        "Ray workers): 'local' (the default value) starts a Ray cluster in this "
+                        "process, ADDRESS connects to one (auto, HOST:6379, ray://HOST:10001)")
     g.add_argument("--ray-workers", type=int, default=DEFAULTS["ray_workers"], metavar="N",
-                   help="worker actors running the programs; each window's inputs are split "
-                        "over them (default 2)")
+                   help="worker actors running the programs of run; each window's inputs are "
+                        "split over them (default 2)")
     g.add_argument("--ray-replicas", default=DEFAULTS["ray_replicas"], metavar="N|NAME=N,...",
                    help="actors per backend, for all or by backend name, e.g. 1,det-large=3 "
                         "(default 1); a backend's calls are split over its replicas")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import time
 import uuid
 from typing import Any
@@ -143,6 +144,7 @@ class Deployment:
     def _name(self, role: str, what: str = "") -> str:
         """A unique actor name, readable in `ray list actors`: fmprog-<run>-<role>-<what>-<n>."""
         self.count += 1
+        what = re.sub(r"[^A-Za-z0-9_.-]+", "_", what)
         return f"fmprog-{self.token}-{role}-{what}-{self.count}" if what else \
             f"fmprog-{self.token}-{role}-{self.count}"
 

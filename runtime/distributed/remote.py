@@ -24,6 +24,8 @@ from fmprog.backends.base import Backend, BackendError, BackendTimeout, Call, Po
 from ..cache import CacheEntry, CallCache
 from ..executor import CachingExecutor, DirectExecutor, Executor, Job, Served
 
+HEALTH_TIMEOUT = 300.0  # seconds: a health check may wait for a model to load
+
 
 @dataclass(frozen=True)
 class WireError:
@@ -87,9 +89,19 @@ class RemoteBackend(Backend):
                 "ray_gpus": self.meta.get("gpus", [])}
 
     def health(self) -> None:
+        """Every replica's health check (each built its own model)."""
         import ray
+        from ray.exceptions import GetTimeoutError, RayError
 
-        for problem in ray.get([r.health.remote() for r in self.replicas]):
+        try:
+            problems = ray.get([r.health.remote() for r in self.replicas], timeout=HEALTH_TIMEOUT)
+        except GetTimeoutError:
+            raise BackendError(f"{self.name}: its Ray actors did not answer the health check "
+                               f"within {HEALTH_TIMEOUT:g} s") from None
+        except RayError as e:
+            raise BackendError(f"{self.name}: its Ray actor failed the health check: "
+                               f"{type(e).__name__}") from None
+        for problem in problems:
             if problem:
                 raise BackendError(problem)
 

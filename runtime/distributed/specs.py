@@ -14,7 +14,7 @@ from typing import Any
 
 from fmprog.backends.base import Backend, BackendError
 
-#: the entry types whose `device` option places a model on a GPU
+#: the `device` values that place a model on a GPU
 _CUDA = re.compile(r"cuda(:\d+)?")
 
 
