@@ -121,12 +121,14 @@ def test_a_learned_policy_gives_the_local_results_of_its_window_and_seed(ray, fa
         rows_of(local(stream, other, name=f"l8-{policy}.sqlite"))
 
 
-def test_images_sent_as_bytes_and_the_cache_actor_as_single_writer(ray, fast, stream, tmp_path):
-    """--ray-images bytes gives the same rows; a --cache filled on Ray replays locally."""
+def test_images_as_bytes_replicas_and_the_cache_actor_as_single_writer(ray, fast, stream, tmp_path):
+    """--ray-images bytes and a backend on two replicas give the same rows; a --cache
+    filled on Ray (by its cache actor) replays locally."""
     cache = str(tmp_path / "calls.sqlite")
     s = settings("structured", cache=cache)
-    pools = deploy(ray, entries(), images="bytes")
+    pools = deploy(ray, entries(), images="bytes", replicas_by_name=(("det-1", 2),))
     try:
+        assert {b.name: len(b.replicas) for b in pools.all()} == {"det-0": 1, "det-1": 2, "vqa-0": 1, "vqa-1": 1}
         recorded = on_ray(stream, pools, s, "ray-cache.sqlite")
     finally:
         pools.close()
@@ -259,6 +261,19 @@ def test_a_bad_entry_is_reported_by_its_actor_with_the_file_and_entry(ray):
 
     with pytest.raises(ConfigError, match=r"<config>: entry 1 \('x'\): .*delay"):
         deploy(ray, entries()[:1] + [{"name": "x", "kind": "vqa", "type": "fake", "delay": -1}])
+
+
+def test_an_entry_of_several_backends_is_an_actor_group_per_backend(ray):
+    """name '*' builds every embedded model of a kind: each gets its actors, with the
+    name, cost and identity of a local build."""
+    entry = [{"name": "*", "kind": "detection", "type": "embedded"}]
+    pools = deploy(ray, entry)
+    try:
+        got = [(b.name, b.cost, b.identity(), len(b.replicas)) for b in pools.all()]
+    finally:
+        pools.close()
+    assert got == [(b.name, b.cost, b.identity(), 1) for b in Pools(build_backends(entry)).all()]
+    assert len(got) == 2
 
 
 def test_per_backend_names_must_exist(ray):

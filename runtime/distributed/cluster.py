@@ -101,30 +101,38 @@ class Deployment:
     def start(self, specs: list[BackendSpec]) -> list[RemoteBackend]:
         """One actor per entry first (it says which backends its entry builds), then the
         other replicas and the entry's other backends; every actor builds its own."""
-        for spec in specs:
-            if spec.device and spec.wants_gpu(self.cluster_gpus) and self.cluster_gpus == 0:
-                raise ClusterError(f"{spec.label}: device {spec.device!r} asks Ray for a GPU, and the "
-                                   f"Ray cluster has none; use device 'cpu' or 'auto', or connect to "
-                                   f"a cluster with GPUs")
+        self._check_gpus(specs)
         firsts = [self._host(spec, _entry_name(spec)) for spec in specs]
         metas = self._metas(firsts, [s.label for s in specs])
-        groups = []  # (meta or None, spec, handles)
-        for spec, host, meta in zip(specs, firsts, metas):
-            for name in meta["names"]:
-                mine = name == meta["name"]
-                pick = spec if mine else spec.picking(name)
-                have = [host] if mine else []
-                more = [self._host(pick, name) for _ in range(self.settings.replicas_of(name) - len(have))]
-                groups.append((meta if mine else None, pick, have + more))
-        later = [h for meta, _, hs in groups for h in (hs[1:] if meta else hs)]
-        labels = [spec.label for meta, spec, hs in groups for _ in (hs[1:] if meta else hs)]
-        known = dict(zip(map(id, later), self._metas(later, labels)))
-        self.backends = [self._backend(meta, spec, hs, known) for meta, spec, hs in groups]
+        groups = [g for spec, host, meta in zip(specs, firsts, metas) for g in self._expand(spec, host, meta)]
+        later = [(h, spec.label) for _, spec, hosts, known in groups for h in hosts[len(known):]]
+        metas = dict(zip((id(h) for h, _ in later), self._metas([h for h, _ in later], [lb for _, lb in later])))
+        self.backends = [self._backend(spec, hosts, known + [metas[id(h)] for h in hosts[len(known):]])
+                         for _, spec, hosts, known in groups]
         bad = unknown_names(self.settings, [b.name for b in self.backends])
         if bad:
             raise ValueError(f"--ray-replicas/--ray-concurrency name no backend of this run: {bad}; "
                              f"its backends: {sorted(b.name for b in self.backends)}")
         return self.backends
+
+    def _check_gpus(self, specs: list[BackendSpec]) -> None:
+        for spec in specs:
+            if spec.wants_gpu(self.cluster_gpus) and self.cluster_gpus == 0:
+                raise ClusterError(f"{spec.label}: device {spec.device!r} asks Ray for a GPU, and the "
+                                   f"Ray cluster has none; use device 'cpu' or 'auto', or connect to "
+                                   f"a cluster with GPUs")
+
+    def _expand(self, spec: BackendSpec, host, meta: dict) -> list[tuple]:
+        """(name, spec, replicas, metas known) of each backend the entry builds: the first
+        actor's backend gets the other replicas, each other backend its own actors."""
+        out = []
+        for name in meta["names"]:
+            mine = name == meta["name"]
+            pick = spec if mine else spec.picking(name)
+            have = [host] if mine else []
+            hosts = have + [self._host(pick, name) for _ in range(self.settings.replicas_of(name) - len(have))]
+            out.append((name, pick, hosts, [meta] if mine else []))
+        return out
 
     def _host(self, spec: BackendSpec, name: str):
         import ray
@@ -172,10 +180,9 @@ class Deployment:
                 raise ConfigError(meta["error"])
         return metas
 
-    def _backend(self, meta, spec: BackendSpec, hosts: list, known: dict) -> RemoteBackend:
+    def _backend(self, spec: BackendSpec, hosts: list, metas: list[dict]) -> RemoteBackend:
         from fmprog.backends.config import ConfigError
 
-        metas = ([meta] if meta else []) + [known[id(h)] for h in (hosts[1:] if meta else hosts)]
         if len({m["identity"] for m in metas}) > 1:
             raise ConfigError(f"{spec.label}: its replicas built different backends (every node "
                               f"must see the same model files)")
