@@ -160,7 +160,6 @@ def gather(batches: list[Batch], calls: list[Call], timeout: float | None, retri
     """Send every batch at once and collect the answers into each; return the batches
     still running when `timeout` seconds have passed (their calls are timed out)."""
     import ray
-    from ray.exceptions import RayActorError, RayError
 
     for b in batches:
         _send(b, calls, load)
@@ -173,25 +172,35 @@ def gather(batches: list[Batch], calls: list[Call], timeout: float | None, retri
             break
         b = pending.pop(ready[0])
         _done(b, load)
-        try:
-            wire, b.seconds = ray.get(b.ref)
-            b.answers = from_wire(wire)
-        except RayActorError as e:
-            if b.tries < retries:  # the actor died: Ray restarts it; try the next replica
-                b.tries += 1
-                b.replica = (b.replica + 1) % len(b.backend.replicas)
-                _send(b, calls, load)
-                pending[b.ref] = b
-                continue
-            b.answers = [BackendError(f"{b.backend.name}: its Ray actor died serving this batch "
-                                      f"({type(e).__name__}; Ray restarts it)")] * len(b.idx)
-        except RayError as e:
-            b.answers = [BackendError(f"{b.backend.name}: Ray failed serving this batch: "
-                                      f"{type(e).__name__}: {str(e).splitlines()[0]}")] * len(b.idx)
+        if not _collect(b, retries):
+            _send(b, calls, load)  # its actor died: again, on the next replica
+            pending[b.ref] = b
     for b in pending.values():
         b.answers = [BackendTimeout(f"{b.backend.name} did not answer within {timeout:g} s "
                                     f"(--backend-timeout)")] * len(b.idx)
     return list(pending.values())
+
+
+def _collect(b: Batch, retries: int) -> bool:
+    """Put a finished batch's answers in it; False when it is to be sent again (its actor
+    died and it has tries left: Ray restarts the actor)."""
+    import ray
+    from ray.exceptions import RayActorError, RayError
+
+    try:
+        wire, b.seconds = ray.get(b.ref)
+        b.answers = from_wire(wire)
+    except RayActorError as e:
+        if b.tries < retries:
+            b.tries += 1
+            b.replica = (b.replica + 1) % len(b.backend.replicas)
+            return False
+        b.answers = [BackendError(f"{b.backend.name}: its Ray actor died serving this batch "
+                                  f"({type(e).__name__}; Ray restarts it)")] * len(b.idx)
+    except RayError as e:
+        b.answers = [BackendError(f"{b.backend.name}: Ray failed serving this batch: "
+                                  f"{type(e).__name__}: {str(e).splitlines()[0]}")] * len(b.idx)
+    return True
 
 
 class RayExecutor(Executor):

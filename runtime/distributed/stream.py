@@ -52,6 +52,9 @@ class Broken:
     message: str
 
 
+_AGAIN = object()  # a share to send again
+
+
 class Workers:
     """The run's worker actors. `map` calls one method on several of them at once; a share
     whose worker died is sent again (to the actor Ray restarts, or to a new one once Ray
@@ -83,7 +86,6 @@ class Workers:
     def map(self, method: str, shares: dict[int, tuple]) -> dict[int, Any]:
         """{worker: its result, Lost or Broken} of `method(*args)` for each share."""
         import ray
-        from ray.exceptions import RayActorError, RayTaskError
 
         tries = dict.fromkeys(shares, 1)
         pending = {self._call(k, method, shares[k]): k for k in shares}
@@ -91,23 +93,31 @@ class Workers:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             k = pending.pop(ready[0])
-            try:
-                out[k] = ray.get(ready[0])
-            except RayActorError as e:
-                if tries[k] >= self.tries:
-                    out[k] = Lost(f"its Ray worker died on each of {tries[k]} tries "
-                                  f"({type(e).__name__}: {_first_line(e)})")
-                    continue
+            out[k] = self._result(ready[0], tries[k])
+            if out[k] is _AGAIN:
                 tries[k] += 1
-                self.retries += 1
-                log.warning("a Ray worker died (%s); retrying its share of the window (try %d of %d)",
-                            type(e).__name__, tries[k], self.tries)
                 self._revive(k)
                 pending[self._call(k, method, shares[k])] = k
-            except RayTaskError as e:
-                cause = e.cause if getattr(e, "cause", None) is not None else e
-                out[k] = Broken(f"{type(cause).__name__}: {_first_line(cause)}")
         return out
+
+    def _result(self, ref, tries: int) -> Any:
+        """A share's result, Lost, Broken, or _AGAIN when its worker died with tries left."""
+        import ray
+        from ray.exceptions import RayActorError, RayTaskError
+
+        try:
+            return ray.get(ref)
+        except RayActorError as e:
+            if tries >= self.tries:
+                return Lost(f"its Ray worker died on each of {tries} tries "
+                            f"({type(e).__name__}: {_first_line(e)})")
+            self.retries += 1
+            log.warning("a Ray worker died (%s); retrying its share of the window (try %d of %d)",
+                        type(e).__name__, tries + 1, self.tries)
+            return _AGAIN
+        except RayTaskError as e:
+            cause = e.cause if getattr(e, "cause", None) is not None else e
+            return Broken(f"{type(cause).__name__}: {_first_line(cause)}")
 
     def _call(self, k: int, method: str, args: tuple):
         return getattr(self.handles[k], method).remote(*args)
