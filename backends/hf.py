@@ -398,12 +398,16 @@ class HFCausalLM(HFBackend):
         limit = self.max_new_tokens if long_answer else self.max_new_tokens_short
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         # Denormal activations make CPU generation crawl (SmolLM2 from its GGUF: 25x
-        # slower per forward pass); flushing them to zero changes nothing measurable.
-        # The flag is per thread, so it is set on the thread that generates.
+        # slower per forward pass); flushing them to zero changes nothing measurable. The
+        # flag is the thread's floating-point mode, so it is put back after generating:
+        # left on, it changes every later float computation of that thread.
         torch.set_flush_denormal(True)
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=limit, do_sample=False,
-                                      pad_token_id=pad)
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(**inputs, max_new_tokens=limit, do_sample=False,
+                                          pad_token_id=pad)
+        finally:
+            torch.set_flush_denormal(False)
         answer = tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
         return llm_answer(answer, long_answer)
 

@@ -105,6 +105,10 @@ def _run(args):
     progress = not args.no_progress and sys.stderr.isatty()
     policies = tuple(p for p in args.policies.split(",") if p) if args.policies else DEFAULT_POLICIES
     seeds = args.seeds or (1 if args.quick else 3)
+    if not args.program and args.benchmark:
+        from .suites import load_suite
+
+        load_suite(args.benchmark)  # a wrong name is told before any model is loaded
     pools = pools_for(args)
     try:
         return _run_with(args, pools, policies, seeds, progress)

@@ -79,11 +79,14 @@ class Score:
     mean_reward: float
     gain_over_line: float = 0.0
     budget: float | None = None
+    recall: float | None = None  # yes/no streams: the true-positive rate ...
+    precision: float | None = None  # ... and the share of "yes" answers that are right
     correct: list[int] = field(default_factory=list, repr=False)
     rewards: list[float] = field(default_factory=list, repr=False)
 
-    FIELDS = ("query", "seed", "policy", "cost_weight", "budget", "accuracy", "f1", "avg_cost",
-              "cost_vs_largest", "last_half_accuracy", "mean_reward", "gain_over_line")
+    FIELDS = ("query", "seed", "policy", "cost_weight", "budget", "accuracy", "f1", "recall",
+              "precision", "avg_cost", "cost_vs_largest", "last_half_accuracy", "mean_reward",
+              "gain_over_line")
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.FIELDS}
@@ -98,7 +101,8 @@ def _score(query: str, policy: str, cw: float | None, seed: int, rows: list[dict
     return Score(query, policy, cw, seed, s["accuracy"] or 0.0, s.get("f1"), avg,
                  avg / largest_cost if largest_cost else 0.0,
                  float(np.mean([int(r.get("correct") or 0) for r in half])) if half else 0.0,
-                 float(np.mean(rewards)) if rewards else 0.0, correct=correct, rewards=rewards)
+                 float(np.mean(rewards)) if rewards else 0.0, recall=s.get("recall"),
+                 precision=s.get("precision"), correct=correct, rewards=rewards)
 
 
 def load_recorded(graph: Graph, items: list[Item], pools: Pools, cache_path: str | Path) -> Recorded:
@@ -196,9 +200,8 @@ class _Context:
 
 def _gains(scores: list[Score], metric: str) -> None:
     """gain_over_line: the metric minus the static line's at the same average cost."""
-    static = [s for s in scores if s.policy.startswith("static-") and s.cost_weight == scores[0].cost_weight]
-    if not scores:
-        return
+    # a static tier's metric and cost do not depend on the cost weight: one point per tier
+    static = list({s.policy: s for s in scores if s.policy.startswith("static-")}.values())
     if not static:
         return
     line = A.static_line([(s.avg_cost, _metric(s, metric)) for s in static])

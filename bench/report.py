@@ -12,8 +12,8 @@ import numpy as np
 
 from .harness import Score
 
-AVERAGED = ("accuracy", "f1", "avg_cost", "cost_vs_largest", "last_half_accuracy", "mean_reward",
-            "gain_over_line")
+AVERAGED = ("accuracy", "f1", "recall", "precision", "avg_cost", "cost_vs_largest",
+            "last_half_accuracy", "mean_reward", "gain_over_line")
 
 
 def aggregate(scores: Sequence[Score]) -> list[dict]:

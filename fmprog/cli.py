@@ -70,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--prompt", action="store_true", help="print the API text an LLM is prompted with")
     d.set_defaults(func=cmd_dsl)
 
+    from fmprog.backends.embedded.world_cli import add_world_command
     from fmprog.bench.cli import add_bench_command
     from fmprog.runtime.cli import add_runtime_commands
 
     add_runtime_commands(sub)
     add_bench_command(sub)
+    add_world_command(sub)
     return p
 
 

@@ -1,4 +1,5 @@
-"""The embedded default backends: committed ONNX nets, scenes, streams, odd inputs."""
+"""The embedded default backends: committed ONNX nets in three tiers, batching,
+confidences, text reading, scenes, streams, odd inputs."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
 
-from fmprog.backends.base import Box, Pools
+from fmprog.backends.base import Call, Pools, Result
 from fmprog.backends.embedded import default_backends, generate_stream
-from fmprog.backends.embedded.onnx_nets import load_meta, session
-from fmprog.backends.embedded.scenes import COLORS, PALETTE, SHAPES, SIZE, make_scene
+from fmprog.backends.embedded.models import TIERS
+from fmprog.backends.embedded.onnx_nets import MODELS_DIR, load_meta, session
+from fmprog.backends.embedded.scenes import COLORS, PALETTE, SHAPES, SIGN, SIZE, Spec, make_scene
+from fmprog.backends.embedded.text import draw_text
+from fmprog.backends.embedded.vocab import parse_name, question_intent, text_target
 from fmprog.backends.geometry import as_image, crop_box, iou, rows_of
-from fmprog.backends.embedded.vocab import parse_name, question_intent
+
+KINDS = ("detection", "vqa", "image_text_matching")
 
 
 @pytest.fixture(scope="module")
@@ -27,25 +35,43 @@ def _square_on_top() -> np.ndarray:
     return img
 
 
-def test_pool_kinds_sizes_and_costs(pools):
-    assert [b.name for b in pools.pool("detection")] == ["det-small", "det-large"]
-    assert [b.name for b in pools.pool("vqa")] == ["vqa-small", "vqa-large"]
-    assert [b.name for b in pools.pool("image_text_matching")] == ["itm-small", "itm-large"]
+def _sign_image(text: str, color: str = "blue") -> np.ndarray:
+    """A grey image with one clear sign carrying `text`, left of centre."""
+    img = Image.new("RGB", (128, 128), (150, 150, 150))
+    d = ImageDraw.Draw(img)
+    d.rectangle([14, 50, 84, 76], fill=PALETTE[color], outline=(20, 40, 120))
+    draw_text(d, text, 49, 63, 17, (245, 245, 245))
+    return np.asarray(img)
+
+
+def test_pool_kinds_tiers_and_costs(pools):
+    for kind, prefix in zip(KINDS, ("det", "vqa", "itm")):
+        assert [b.name for b in pools.pool(kind)] == [f"{prefix}-{t}" for t in TIERS]
+        tiny, small, large = pools.costs(kind)
+        assert 0 < tiny < small < large and large >= 50 * tiny
     assert [b.name for b in pools.pool("depth")] == ["depth-heuristic"]
-    small, large = pools.costs("detection")
-    assert 0 < small and large >= 5 * small
 
 
-def test_onnx_files_run_on_cpu_by_default():
+def test_onnx_files_run_on_cpu_with_a_batch_axis():
     meta = load_meta()
     for name, spec in meta["nets"].items():
-        from fmprog.backends.embedded.onnx_nets import MODELS_DIR
-
         sess = session(str(MODELS_DIR / spec["file"]), "cpu")
         assert sess.get_providers() == ["CPUExecutionProvider"]
-        s = spec["input_size"]
-        outs = sess.run(None, {sess.get_inputs()[0].name: np.zeros((2, 3, s, s), np.float32)})
-        assert all(o.shape[0] == 2 and np.isfinite(o).all() for o in outs), name
+        shape = (3, spec["height"], spec["width"]) if "height" in spec else (3, spec["input_size"], spec["input_size"])
+        outs = sess.run(None, {sess.get_inputs()[0].name: np.zeros((3, *shape), np.float32)})
+        assert all(o.shape[0] == 3 and np.isfinite(o).all() for o in outs), name
+
+
+def test_describe_and_identity(pools):
+    ids = set()
+    for b in pools.all():
+        if b.kind == "depth":
+            continue
+        d = b.describe()
+        assert d["provider"] == "CPUExecutionProvider" and d["device"] == "cpu" and d["loaded"]
+        assert b.identity().startswith(type(b).__name__) and len(b.fingerprint) == 16
+        ids.add(b.identity())
+    assert len(ids) == 9
 
 
 def test_large_detector_recall_on_easy_scenes(pools):
@@ -67,26 +93,17 @@ def test_boxes_are_y_up(pools):
     img = _square_on_top()
     for det in pools.pool("detection"):
         (box,) = det.detect(img, "square")
-        assert box.upper > box.lower and box.lower > 64  # near the top: large y
-        assert iou(box, (20, 128 - 50, 60, 128 - 10)) >= 0.5
+        assert box.upper > box.lower and box.lower > 64, det.name  # near the top: large y
+        assert iou(box, (20, 128 - 50, 60, 128 - 10)) >= 0.5, det.name
         pixels = crop_box(img, (box.left, box.lower, box.right, box.upper))
         assert np.abs(pixels.mean((0, 1)) - PALETTE["red"]).max() < 40
-
-
-def test_scene_boxes_are_y_up():
-    scene = make_scene(np.random.default_rng(1), 0.0)
-    for o in scene.objects:
-        top, bottom, left, right = rows_of(o.box, SIZE)
-        cy, cx = (top + bottom) // 2, (left + right) // 2
-        assert np.abs(scene.image[cy, cx].astype(int) - PALETTE[o.color]).max() < 60
-        assert o.box[1] < o.box[3] and o.box[0] < o.box[2]
 
 
 def test_color_and_queries_on_a_clear_square(pools):
     img = _square_on_top()
     for vqa in pools.pool("vqa"):
-        assert vqa.verify_property(img, "square", "red")
-        assert not vqa.verify_property(img, "square", "blue")
+        assert vqa.verify_property(img, "square", "red"), vqa.name
+        assert not vqa.verify_property(img, "square", "blue"), vqa.name
         assert vqa.query(img, "What color is the square?") == "red"
         assert vqa.query(img, "How many squares are there?") == "1"
         assert vqa.query(img, "Is there a square?") == "yes"
@@ -95,6 +112,32 @@ def test_color_and_queries_on_a_clear_square(pools):
     itm = pools.pool("image_text_matching")[-1]
     scores = itm.match_scores([img[10:50, 20:60]], ["red square", "blue circle", "a dog"])
     assert scores.shape == (1, 3) and scores[0, 0] > scores[0, 1]
+
+
+@pytest.mark.parametrize("tier", range(3), ids=TIERS)
+def test_every_tier_reads_a_clear_sign(pools, tier):
+    img = _sign_image("STOP")
+    det, vqa, itm = (pools.pool(k)[tier] for k in KINDS)
+    (sign,) = det.detect(img, "sign")
+    assert sign.left < 64 and iou(sign, (14, 128 - 77, 85, 128 - 50)) >= 0.5
+    assert vqa.query(img, "What does the sign say?") == "STOP"
+    assert vqa.query(img, "Is there a sign that says stop?") == "yes"
+    assert vqa.query(img, "Is there a sign that says EXIT?") == "no"
+    assert vqa.verify_property(img, "sign", "says STOP") and not vqa.verify_property(img, "sign", "says GO")
+    crop = crop_box(img, sign.xyxy)
+    scores = itm.match_scores([crop], ["EXIT", "STOP", "OPEN", "BANK"])
+    assert int(np.argmax(scores)) == 1
+
+
+def test_large_tier_reads_numbers_and_digits(pools):
+    vqa = pools.pool("vqa")[-1]
+    assert vqa.query(_sign_image("42", "red"), "What number is on the sign?") == "42"
+    img = np.full((128, 128, 3), 150, np.uint8)
+    pil = Image.fromarray(img)
+    d = ImageDraw.Draw(pil)
+    d.ellipse([30, 30, 74, 74], fill=PALETTE["blue"])
+    draw_text(d, "7", 52, 52, 24, (245, 245, 245))
+    assert vqa.query(np.asarray(pil), "What number is on the circle?") == "7"
 
 
 def test_unknown_names_and_properties_do_not_crash(pools):
@@ -118,11 +161,69 @@ def test_odd_arrays_do_not_crash(pools, image):
     for vqa in pools.pool("vqa"):
         assert isinstance(vqa.verify_property(image, "circle", "red"), bool)
         assert isinstance(vqa.query(image, "what color is the circle?"), str)
+        assert isinstance(vqa.query(image, "what does the sign say?"), str)
     for itm in pools.pool("image_text_matching"):
-        assert itm.match_scores([image, image], ["red", "star"]).shape == (2, 2)
+        assert itm.match_scores([image, image], ["red", "star", "STOP"]).shape == (2, 3)
     assert np.isfinite(pools.pool("depth")[0].depth(image))
 
 
+# -- batching and confidences ------------------------------------------------------------------
+QUESTIONS = ["What color is the square?", "How many objects are there?", "Is there a red circle?",
+             "What does the sign say?", "What number is on the triangle?", "Is the star blue?",
+             "Does the sign say STOP?", "What shape is the small object?", "What is this?"]
+
+
+def _calls(seed: int, n: int) -> dict[str, list[Call]]:
+    rng = np.random.default_rng(seed)
+    scenes = [make_scene(rng, float(rng.uniform()), require=[Spec(SIGN)]) for _ in range(n)]
+    crops = [crop_box(s.image, s.objects[int(rng.integers(len(s.objects)))].box) for s in scenes]
+    names = ["circle", "red objects", "sign", "small star", "object", "dog", "big blue shape"]
+    return {
+        "detection": [Call("detect", (s.image,), {"object_name": names[i % len(names)]})
+                      for i, s in enumerate(scenes)] + [Call("detect", (ODD[0],), {"object_name": "circle"})],
+        "vqa": [Call("query", (im,), {"question": QUESTIONS[i % len(QUESTIONS)]})
+                for i, im in enumerate([s.image for s in scenes] + crops)]
+        + [Call("verify_property", (c,), {"object_name": "object", "property": p})
+           for c, p in zip(crops, ["red", "says STOP", "square", "small", "blue star"])],
+        "image_text_matching": [Call("match_scores", (c, s.image), {"texts": ["STOP", "red circle", "7"]})
+                                for c, s in zip(crops, scenes)],
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_batch_answers_equal_single_answers(pools, kind):
+    calls = _calls(7, 10)[kind]
+    for b in pools.pool(kind):
+        together = b.serve(calls)
+        alone = [b.serve([c])[0] for c in calls]
+        for t, a in zip(together, alone):
+            assert isinstance(t, Result) and isinstance(a, Result)
+            if isinstance(t.value, np.ndarray):
+                assert np.array_equal(t.value, a.value) and t.confidence == a.confidence
+            else:
+                assert (t.value, t.confidence) == (a.value, a.confidence), b.name
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_confidences_are_probabilities(pools, seed):
+    for kind, calls in _calls(seed, 3).items():
+        for b in pools.pool(kind):
+            for r in b.serve(calls):
+                assert isinstance(r, Result) and 0.0 <= r.confidence <= 1.0, (b.name, r)
+
+
+def test_detection_confidence_is_lower_on_hard_images(pools):
+    det = pools.pool("detection")[0]
+    rng = np.random.default_rng(3)
+    conf = {}
+    for d in (0.0, 1.0):
+        calls = [Call("detect", (make_scene(rng, d).image,), {"object_name": "object"}) for _ in range(20)]
+        conf[d] = np.mean([r.confidence for r in det.serve(calls)])
+    assert conf[0.0] > conf[1.0]
+
+
+# -- the rest ------------------------------------------------------------------------------
 def test_as_image():
     assert as_image(np.ones((2, 2))).shape == (2, 2, 3)
     assert as_image(np.ones((2, 2, 3), np.float32)).max() == 255
@@ -135,6 +236,17 @@ def test_depth_heuristic_bigger_is_nearer(pools):
     depth = pools.pool("depth")[0]
     near, far = np.zeros((40, 40, 3), np.uint8), np.zeros((12, 12, 3), np.uint8)
     assert depth.depth(near) < depth.depth(far)
+    assert depth.serve([Call("depth", (near,))])[0].confidence == 1.0
+
+
+def test_scene_boxes_are_y_up():
+    scene = make_scene(np.random.default_rng(1), 0.0, n_signs=0)
+    for o in scene.objects:
+        top, bottom, left, right = rows_of(o.box, SIZE)
+        assert o.box[1] < o.box[3] and o.box[0] < o.box[2]
+        if o.text is None and o.shape != "triangle" and o.visible == 1.0:
+            cy, cx = (top + bottom) // 2, (left + right) // 2
+            assert np.abs(scene.image[cy, cx].astype(int) - PALETTE[o.color]).max() < 60
 
 
 @pytest.mark.parametrize("question", ["red_circle", "square_color"])
@@ -158,9 +270,15 @@ def test_generate_stream_is_deterministic_and_balanced(tmp_path, question):
 def test_vocabulary():
     assert parse_name("small red balls").shapes == ("circle",)
     assert parse_name("small red balls").color == "red"
-    assert parse_name("objects").shapes == SHAPES
+    assert parse_name("shapes").shapes == SHAPES
+    assert SIGN in parse_name("objects").shapes and parse_name("signboard").shapes == (SIGN,)
     assert parse_name("dog").shapes == ()
+    assert parse_name("red sign that says STOP") == parse_name("red sign")
+    assert text_target("sign that says Stop") == "STOP" and text_target("blue star") is None
     assert question_intent("How many stars are there?") == ("count", "stars are there")
     assert question_intent("What color is the square?")[0] == "color"
     assert question_intent("Is there a blue diamond?") == ("exists", "a blue diamond")
     assert question_intent("Is the circle red?") == ("verify", "the circle red")
+    assert question_intent("What does the sign say?") == ("read", "the sign")
+    assert question_intent("What number is on the red circle?") == ("read", "the red circle")
+    assert question_intent("Does the sign say EXIT?") == ("says", "the sign")

@@ -273,7 +273,7 @@ def test_an_entry_of_several_backends_is_an_actor_group_per_backend(ray):
     finally:
         pools.close()
     assert got == [(b.name, b.cost, b.identity(), 1) for b in Pools(build_backends(entry)).all()]
-    assert len(got) == 2
+    assert len(got) >= 2  # one entry, several backends
 
 
 def test_per_backend_names_must_exist(ray):

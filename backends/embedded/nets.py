@@ -6,8 +6,11 @@ graph needs no preprocessing beyond resizing.
 - `CenterNet`: a small conv backbone (strides 2-16) with a top-down path back to stride 4,
   and one 1x1 head giving, per grid cell, a centre-heatmap logit per class, then the box
   width and height (in grid cells) and the centre offset inside the cell.
-- `CropNet`: a conv classifier for object crops with two heads, shape (vocabulary plus
-  'none') and color.
+- `CropNet`: a conv classifier for object crops with two heads, category (the shapes,
+  'sign' and 'none') and color.
+- `TextNet`: a small CRNN-style text reader for a reading region (conv stack, height
+  averaged away, 1-D convs over the columns) giving per-column CTC logits over
+  `text.CHARSET` plus the blank (class 0).
 """
 
 from __future__ import annotations
@@ -74,5 +77,44 @@ class CropNet(nn.Module):
         return self.shape_head(f), self.color_head(f)
 
 
+class TextNet(nn.Module):
+    """CTC logits (N, T, classes) for a text image of height `height`, width 4 * T."""
+
+    def __init__(self, n_classes: int, widths: tuple[int, int, int]):
+        super().__init__()
+        c1, c2, c3 = widths
+        self.body = nn.Sequential(conv(3, c1), nn.MaxPool2d(2), conv(c1, c2), nn.MaxPool2d(2),
+                                  conv(c2, c3))
+        self.seq = nn.Sequential(nn.Conv1d(c3, c3, 3, padding=1), nn.ReLU(inplace=True),
+                                 nn.Conv1d(c3, n_classes, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.body(_normalise(x)).mean(dim=2)
+        return self.seq(f).transpose(1, 2)
+
+
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one forward pass on a zero input of `shape` (convolutions
+    and linear layers; the rest is negligible at these sizes)."""
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            k = mod.weight[0].numel()  # in_channels / groups * kernel elements
+            total += int(out.numel() * k)
+        elif isinstance(mod, nn.Linear):
+            total += int(out.numel() * mod.in_features)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model.eval()
+        model(torch.zeros(shape))
+    for h in handles:
+        h.remove()
+    return total

@@ -34,7 +34,7 @@ QUESTIONS = {
 }
 
 
-def _scene_for(question: str, label: str, rng: np.random.Generator, d: float) -> Scene:
+def scene_for(question: str, label: str, rng: np.random.Generator, d: float) -> Scene:
     """A scene whose ground truth answers `question` with `label`, with near misses."""
     if question == "red_circle":
         if label == "yes":
@@ -61,7 +61,7 @@ def stream_items(question: str, n: int, seed: int, hard_fraction: float = 0.5):
     items = []
     for label in labels:
         d = sample_difficulty(rng, hard=bool(rng.random() < hard_fraction))
-        items.append((_scene_for(question, label, rng, d), label))
+        items.append((scene_for(question, label, rng, d), label))
     return items
 
 
