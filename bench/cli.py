@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def add_bench_command(sub) -> None:
-    from fmprog.runtime.cli import add_feedback_args
+    from fmprog.runtime.cli import add_feedback_args, add_ray_args
 
     b = sub.add_parser(
         "bench", help="run every routing policy side by side on recorded streams",
@@ -51,6 +51,7 @@ def add_bench_command(sub) -> None:
     b.add_argument("--out", default="runs/bench", metavar="DIR", help="output folder (default runs/bench)")
     b.add_argument("--format", choices=("text", "json"), default="text")
     b.add_argument("--no-progress", action="store_true")
+    add_ray_args(b)  # the recording's model calls go to backend actors
     b.set_defaults(func=cmd_bench)
 
 
@@ -68,6 +69,7 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 
 def cmd_bench(args) -> int:
     from fmprog.runtime.cache import CacheError
+    from fmprog.runtime.distributed import ClusterError
     from fmprog.runtime.preflight import PreflightError
 
     from . import report
@@ -79,7 +81,7 @@ def cmd_bench(args) -> int:
         for p in e.problems:
             print(f"fmprog: error: {p}", file=sys.stderr)
         return 2
-    except (ValueError, OSError, CacheError) as e:
+    except (ValueError, OSError, CacheError, ImportError, ClusterError) as e:
         return _fail(str(e))
     out = Path(args.out)
     seeds = max(s.seed for s in scores) + 1 if scores else 1
@@ -96,7 +98,7 @@ def cmd_bench(args) -> int:
 
 
 def _run(args):
-    from fmprog.runtime.cli import load_pools
+    from fmprog.runtime.cli import pools_for
 
     from .harness import DEFAULT_POLICIES
 
@@ -107,7 +109,7 @@ def _run(args):
         from .suites import load_suite
 
         load_suite(args.benchmark)  # a wrong name is told before any model is loaded
-    pools = load_pools(args.backends)
+    pools = pools_for(args)
     try:
         return _run_with(args, pools, policies, seeds, progress)
     finally:

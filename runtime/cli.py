@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from .distributed import ClusterError  # no Ray import: only --ray imports Ray
+
 DEFAULT_DB = "runs/fmprog.sqlite"
 BACKEND_FAILURES = 3
 
@@ -42,6 +44,14 @@ def _stream_args(p) -> None:
     p.add_argument("--max-pixels", type=int, default=25_000_000, metavar="N",
                    help="refuse images of more pixels, before decoding them (default 25000000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_ray_args(p)
+
+
+def add_ray_args(p) -> None:
+    """--ray and its options (run, record and bench): see runtime/distributed/cli.py."""
+    from .distributed.cli import add_ray_args as add
+
+    add(p)
 
 
 def add_feedback_args(p) -> None:
@@ -190,10 +200,17 @@ def _load(args):
     if not items:
         return _fail(f"no images found in {args.images}")
     try:
-        pools = load_pools(args.backends)
-    except (ValueError, OSError, ImportError) as e:
+        pools = pools_for(args)
+    except (ValueError, OSError, ImportError, ClusterError) as e:
         return _fail(str(e))
     return graph, items, pools
+
+
+def pools_for(args):
+    """`load_pools(args.backends)`, or with --ray the pools of the backend actors."""
+    from .distributed.cli import pools_for as ray_or_local
+
+    return ray_or_local(args, load_pools)
 
 
 def _progress(args) -> bool:
@@ -212,7 +229,7 @@ def _guarded(fn):
         for p in e.problems:
             print(f"fmprog: error: {p}", file=sys.stderr)
         return 2
-    except (StoreError, CacheError, ValueError, TypeError) as e:
+    except (StoreError, CacheError, ValueError, TypeError, ClusterError) as e:
         return _fail(str(e))
 
 
@@ -226,7 +243,8 @@ def cmd_run(args) -> int:
 
     def go():
         settings = _settings(args, cache=args.replay or args.cache, replay=bool(args.replay))
-        return serve(graph, items, pools, settings, args.db, resume=args.resume, progress=_progress(args))
+        return serve(graph, items, pools, settings, args.db, resume=args.resume, progress=_progress(args),
+                     streams=pools.streams if args.ray else None)
 
     try:
         result = _guarded(go)

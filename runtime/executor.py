@@ -121,6 +121,10 @@ def _guarded(backend: Backend, calls: list[Call]) -> list:
             for a in answers]
 
 
+#: `_guarded` under a public name: Ray backend actors serve their calls through it
+serve_guarded = _guarded
+
+
 def _as_backend_error(backend: Backend, e: BaseException) -> BackendError:
     if isinstance(e, BackendError):
         return e

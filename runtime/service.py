@@ -12,7 +12,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from fmprog.backends.base import Pools
 from fmprog.compiler.ir import Graph
@@ -61,9 +61,30 @@ def stream_identity(items: list[Item]) -> str:
     return hashlib.sha256("\n".join(f"{i.key}={i.label}" for i in items).encode()).hexdigest()
 
 
+#: Builds a run's stream and what releases it: (graph, pools, policy, settings) ->
+#: (Stream, release). The default serves in this process; `runtime/distributed` spreads
+#: the inputs over Ray workers.
+StreamFactory = Callable[[Graph, Pools, Policy, RunSettings], "tuple[Stream, Callable[[], None]]"]
+
+
+def local_stream(graph: Graph, pools: Pools, policy: Policy,
+                 settings: RunSettings) -> tuple[Stream, Callable[[], None]]:
+    """A stream served in this process over the direct (or caching) executor."""
+    executor, cache = build_executor(settings)
+
+    def release() -> None:
+        executor.close()
+        if cache is not None:
+            cache.close()
+
+    return Stream(graph, pools, policy, executor, settings), release
+
+
 def serve(graph: Graph, items: list[Item], pools: Pools, settings: RunSettings, db: str,
-          resume: bool = False, progress: bool = False, check: bool = True) -> RunResult:
-    """Serve `graph` over `items`; rows and checkpoints go to the SQLite file `db`.
+          resume: bool = False, progress: bool = False, check: bool = True,
+          streams: StreamFactory | None = None) -> RunResult:
+    """Serve `graph` over `items`; rows and checkpoints go to the SQLite file `db` (this
+    process is its single writer). `streams` builds the stream (default: `local_stream`).
 
     Raises PreflightError before the first input when the pools cannot serve the program,
     StoreError for an unusable database or a resume that does not match, ValueError for
@@ -74,15 +95,12 @@ def serve(graph: Graph, items: list[Item], pools: Pools, settings: RunSettings, 
     policy = build_policy(settings.policy, sites_of(graph, pools), settings.cost_weight, settings.seed)
     store = Store(db)
     try:
-        executor, cache = build_executor(settings)
-        stream = Stream(graph, pools, policy, executor, settings)
-        run_id, start = _open_run(store, graph, items, pools, stream, settings, resume)
+        stream, release = (streams or local_stream)(graph, pools, policy, settings)
         try:
+            run_id, start = _open_run(store, graph, items, pools, stream, settings, resume)
             _drain(stream, store, run_id, items, start, progress)
         finally:
-            executor.close()
-            if cache is not None:
-                cache.close()
+            release()
         store.finish(run_id)
         rows = store.items(run_id)
     finally:

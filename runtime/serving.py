@@ -43,6 +43,9 @@ from .window import Submit, run_window
 log = logging.getLogger(__name__)
 MAX_ANSWER_BYTES = 1_000_000
 MAX_ANSWER_DEPTH = 64
+#: error kinds that teach the policy nothing: faults of fmprog or of a policy, bad rows,
+#: unreadable images, and inputs whose distributed worker was lost (runtime/distributed)
+UNTAUGHT = ("runtime-fault", "bad-input", "image-error", "worker-lost")
 
 
 @dataclass
@@ -97,9 +100,8 @@ class Stream:
         with the stream's last window."""
         k = self.settings.window
         for first in range(start, len(items), k):
-            window = [self._prepare(seq, items[seq], seq - first) for seq in range(first, min(first + k, len(items)))]
-            runnable = [w for w in window if w.interp is not None]
-            run_window(self.executor, [self._task(w) for w in runnable])
+            window = self._prepare_window([(seq, items[seq]) for seq in range(first, min(first + k, len(items)))])
+            self._execute(window)
             for w in window:
                 self._learn(w)
             end = window[-1].seq + 1
@@ -110,38 +112,61 @@ class Stream:
                 last_checkpoint = end
             yield [(w.seq, w.row) for w in window], state
 
+    def _prepare_window(self, batch: list[tuple[int, Item]]) -> list[_Input]:
+        """Prepare a window's inputs, in input order (a distributed stream overrides it)."""
+        return [self._prepare(seq, item) for seq, item in batch]
+
+    def _execute(self, window: list[_Input]) -> None:
+        """Run the programs of a window's runnable inputs as fibers over the executor (a
+        distributed stream spreads them over workers)."""
+        runnable = [w for w in window if w.interp is not None]
+        run_window(self.executor, [self._task(w) for w in runnable])
+
     # -- one input -------------------------------------------------------------------------
     def _slot(self, i: int) -> RoutedInterpreter:
+        """The interpreter kept for slot i of a window (K consecutive inputs use slots
+        seq % K, all different)."""
         while len(self.slots) <= i:
             self.slots.append(self.proto.spawn())
         return self.slots[i]
 
-    def _prepare(self, seq: int, item: Item, slot: int = 0) -> _Input:
-        w = _Input(seq, item, {"item": item.key, "label": item.label, "cost": 0.0,
-                               "largest_cost": 0.0}, t0=time.perf_counter())
+    def _prepare(self, seq: int, item: Item) -> _Input:
+        w = self._input(seq, item)
         if item.problem:
-            w.row.update(error_kind="bad-input", error=item.problem)
             return w
         try:
             image = self.load_image(item)
         except Exception as e:  # corrupt, missing, unreadable or oversized image
-            w.row.update(error_kind="image-error", error=f"cannot read {item.key}: {e}")
+            w.row.update(error_kind="image-error", error=image_error(item, e))
             return w
-        w.inputs = {"image": image, "query": item.query, "possible_answers": item.possible_answers or []}
+        w.inputs = program_inputs(item, image)
+        p = self.policy
+        self._begin(w, lambda: image if p.needs_image else self.features(image) if p.needs_features else None)
+        return w
+
+    def _input(self, seq: int, item: Item) -> _Input:
+        """A new input's row; a bad input (a row with a problem) is recorded as such."""
+        w = _Input(seq, item, {"item": item.key, "label": item.label, "cost": 0.0,
+                               "largest_cost": 0.0}, t0=time.perf_counter())
+        if item.problem:
+            w.row.update(error_kind="bad-input", error=item.problem)
+        return w
+
+    def _begin(self, w: _Input, context: Callable[[], Any]) -> None:
+        """Start the input's episode with the policy's context (`context()`: the image, its
+        features or None; what it raises is a fault of the policy's begin)."""
         try:
-            p = self.policy
-            context = image if p.needs_image else self.features(image) if p.needs_features else None
+            ctx = context()
             evaluate = None
             if self.policy.needs_evaluator:
                 w.executor = CachingExecutor(self.executor, MemoryCache())
                 self.evaluating = self.evaluating or self.proto.spawn()
-                evaluate = evaluator(self.evaluating, self.policy, w.executor, w.inputs, item.label)
-            w.episode = self.policy.begin(context, evaluate)
+                evaluate = evaluator(self.evaluating, self.policy, w.executor, w.inputs, w.item.label)
+            w.episode = self.policy.begin(ctx, evaluate)
         except Exception as e:
             self._fault(w, "policy begin", e)
-            return w
-        w.interp = self._slot(slot)
-        return w
+            return
+        w.interp = self._slot(w.seq % self.settings.window)
 
     def _task(self, w: _Input) -> Callable[[Submit], None]:
         def task(submit: Submit) -> None:
@@ -164,7 +189,7 @@ class Stream:
         row["cost"] = trace.cost
         row["largest_cost"] = sum(self.largest.get(c.site, c.cost) for c in trace.calls)
         row["trace"] = trace.to_json()
-        fault = row.get("error_kind") in ("runtime-fault", "bad-input", "image-error")
+        fault = row.get("error_kind") in UNTAUGHT
         if w.item.label is None:
             if w.interp is not None:
                 row["error"] = "; ".join(filter(None, [row.get("error"), "no label: not learned from"]))
@@ -203,6 +228,16 @@ class Stream:
         w.row.update(error_kind="runtime-fault",
                      error=f"{stage} failed (a fault of fmprog or of the policy, not of the program): "
                            f"{type(e).__name__}: {e}")
+
+
+def program_inputs(item: Item, image: np.ndarray) -> dict[str, Any]:
+    """What a program is run on: its image, the item's query and answer options."""
+    return {"image": image, "query": item.query, "possible_answers": item.possible_answers or []}
+
+
+def image_error(item: Item, e: Exception) -> str:
+    """The row's message for an image that cannot be read."""
+    return f"cannot read {item.key}: {e}"
 
 
 def bounded_answer(v: Any) -> Any:
